@@ -1,0 +1,202 @@
+"""The Slack connection: slack-bolt's AsyncApp, over Socket Mode or HTTP events.
+
+Translation only: an event becomes an `Incoming` submitted to the engine (after bolt has
+acknowledged it); replies come back through the `SlackRenderer` the engine was given.
+More listeners (hiring-channel decisions, slash commands) register on `adapter.app`, or
+through `add_listeners`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack import events
+from adapters.slack.client import build_web_client, error_of
+from adapters.slack.renderer import SlackRenderer
+from adapters.slack.streaming import StreamTiming
+from bot.config import Settings
+from bot.domain import Incoming, Platform
+from bot.errors import ConfigError
+from bot.ports import EngineAPI
+from bot.texts import text
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"  # Events API and interactivity both post here
+SUGGESTED_PROMPTS = 3
+JSONDict = dict[str, Any]
+
+
+class _RecentIds:
+    """Event ids submitted lately: Slack's retries skip the engine's DB round trip."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def claim(self, event_id: str) -> bool:
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        while len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return True
+
+    def release(self, event_id: str) -> None:
+        self._ids.pop(event_id, None)
+
+
+class SlackAdapter:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: EngineAPI,
+        store: object | None = None,  # unused here; the hiring-channel part may want it
+        *,
+        timing: StreamTiming | None = None,
+        events_path: str = EVENTS_PATH,
+    ) -> None:
+        self.platform = Platform.SLACK
+        self.settings = settings
+        self._engine = engine
+        self._store = store
+        self._events_path = events_path
+        self._app_token = (
+            settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+        )
+        signing_secret = (
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        )
+        if self._app_token is None and not signing_secret:
+            raise ConfigError(
+                "BOT_SLACK_SIGNING_SECRET: required for HTTP events (or set BOT_SLACK_APP_TOKEN "
+                "for Socket Mode)"
+            )
+        self.client = build_web_client(settings)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret,
+            request_verification_enabled=self._app_token is None,
+            process_before_response=False,  # ack first; the listener runs after it
+            logger=logging.getLogger("adapters.slack.bolt"),
+        )
+        self.bot_user_id: str | None = None
+        self._recent = _RecentIds()
+        self._socket: AsyncSocketModeHandler | None = None
+        self.renderer = SlackRenderer(self.client, timing)
+        engine.attach(Platform.SLACK, self.renderer)
+        self._register_help_desk()
+
+    # ---- wiring -------------------------------------------------------------------------
+
+    def add_listeners(self, register: Callable[[AsyncApp], None]) -> None:
+        """Let another module (hiring channel, /interview) add its listeners to the app."""
+        register(self.app)
+
+    def _register_help_desk(self) -> None:
+        self.app.event("message")(self._on_message)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("assistant_thread_started")(self._on_assistant_thread_started)
+        self.app.event("assistant_thread_context_changed")(self._ignore)
+        self.app.action(re.compile(f"^{re.escape(events.ACTION_PREFIX)}"))(self._on_button)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        identity = await self.client.auth_test()  # fails fast on a bad token or URL
+        self.bot_user_id = identity.get("user_id")
+        if self._app_token is not None:
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack: Socket Mode as %s", self.bot_user_id)
+        else:
+            log.info("slack: HTTP events on %s as %s", self._events_path, self.bot_user_id)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        session = getattr(self.client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
+
+    def http_routes(self) -> list[web.RouteDef]:
+        if self._app_token is not None:
+            return []
+        return [web.post(self._events_path, self._on_http)]
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        # bolt verifies the signature and timestamp (401 when forged or stale) and acks
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    # ---- listeners (bolt has acknowledged the event already) -----------------------------
+
+    def _bot_user(self, context: AsyncBoltContext) -> str | None:
+        return context.bot_user_id or self.bot_user_id
+
+    async def _on_message(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
+        incoming = events.direct_message(event, body.get("event_id"), self._bot_user(context))
+        if incoming is not None:
+            await self._submit(incoming, team_id=body.get("team_id"))
+
+    async def _on_mention(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
+        incoming = events.channel_mention(event, body.get("event_id"), self._bot_user(context))
+        if incoming is not None:
+            await self._submit(incoming, team_id=body.get("team_id"))
+
+    async def _on_button(self, ack: Any, body: JSONDict) -> None:
+        await ack()
+        incoming = events.button_tap(body)
+        if incoming is not None:
+            await self._submit(incoming, team_id=(body.get("team") or {}).get("id"))
+
+    async def _on_assistant_thread_started(self, event: JSONDict) -> None:
+        thread = event.get("assistant_thread") or {}
+        channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
+        if not channel or not thread_ts:
+            return
+        prompts = [
+            {"title": text(f"slack_prompt_{n}_title"), "message": text(f"slack_prompt_{n}_message")}
+            for n in range(1, SUGGESTED_PROMPTS + 1)
+        ]
+        try:
+            await self.client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel,
+                thread_ts=thread_ts,
+                prompts=prompts,
+                title=text("slack_prompts_title"),
+            )
+        except SlackApiError as failure:
+            log.warning("slack: setSuggestedPrompts failed: %s", error_of(failure))
+
+    async def _ignore(self) -> None:
+        return None
+
+    async def _submit(self, incoming: Incoming, *, team_id: str | None) -> None:
+        event_id = incoming.event_id
+        if event_id is not None and not self._recent.claim(event_id):
+            log.debug("slack: event %s already submitted; skipped", event_id)
+            return
+        if incoming.key.user_id == "*" and team_id:
+            self.renderer.remember_recipient(incoming.key, incoming.user.platform_user_id, team_id)
+        try:
+            await self._engine.submit(incoming)
+        except (asyncio.CancelledError, Exception):
+            if event_id is not None:
+                self._recent.release(event_id)  # not stored: a Slack retry may try again
+            raise

@@ -1,0 +1,98 @@
+"""Typed settings, read once by the composition root from the environment (and `.env`).
+
+The variable names are a contract (DESIGN.md): tests, benchmarks and deployment files use
+them. A missing or invalid value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "BOT_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./data/bot.db"
+
+    llm_base_url: str = "http://127.0.0.1:8000/v1"
+    llm_model: str | None = None  # None: the first model of /v1/models
+    llm_api_key: SecretStr = SecretStr("EMPTY")
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    llm_max_tokens: int = Field(default=512, gt=0)
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_require_invitation: bool = False
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str | None = None
+    slack_hiring_channel: str | None = None
+    slack_escalation_channel: str | None = None
+    # user ids allowed to decide besides hiring-channel members, comma-separated
+    slack_deciders: Annotated[tuple[str, ...], NoDecode] = ()
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+    company_name: str = "Acme"
+    max_input_chars: int = Field(default=8000, gt=0)
+    retention_days: int = Field(default=180, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("slack_deciders", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("llm_base_url", "telegram_base_url", "slack_api_url", "telegram_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must be a sqlite+aiosqlite:// or postgresql+asyncpg:// SQLAlchemy URL"
+            )
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        raise ConfigError(f"{variable}: {first['msg']}") from None

@@ -1,0 +1,248 @@
+"""The structured screening interview: fixed questions from a role file, one at a time,
+then an evaluation for a person to decide on.
+
+Stages: choose_role -> consent -> asking -> done | evaluation_failed, or human_requested
+when the candidate asks for a person instead. Questions come from the role file word for
+word; follow-ups come from fixed templates chosen by a structured completeness check, at
+most the role's budget per question (enforced here, not by the model).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from bot.domain import Button, Buttons, FlowStart, Handoff, Message, UserRef
+from bot.errors import LLMBadOutput, UserFacingError
+from bot.flows.base import (
+    Evaluated,
+    Finished,
+    FlowEvent,
+    FlowState,
+    TurnContext,
+    UserInput,
+    chat_history,
+)
+from bot.flows.evaluation import evaluate
+from bot.flows.followup import follow_up_for
+from bot.flows.reply import detect_lang, stream_reply
+from bot.prompts import PromptLibrary, Role
+from bot.texts import text
+
+log = logging.getLogger(__name__)
+
+ACTION_ROLE = "role"
+ACTION_CONSENT = "consent"
+Stage = Literal["choose_role", "consent", "asking", "done", "evaluation_failed", "human_requested"]
+
+
+class Answer(BaseModel):
+    question_id: str
+    text: str
+    follow_up: bool = False  # an answer to a follow-up question
+
+
+class InterviewState(FlowState):
+    stage: Stage = "choose_role"
+    role_id: str | None = None
+    question_index: int = 0
+    answers: list[Answer] = Field(default_factory=list)
+    follow_ups: dict[str, int] = Field(default_factory=dict)  # question id -> asked
+    awaiting_follow_up: bool = False
+    consented_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def answers_to(self, question_id: str) -> str:
+        parts = [a.text for a in self.answers if a.question_id == question_id]
+        return "\n\n".join(parts)
+
+
+def render_answer(answer: str) -> str:
+    """Candidate text goes to the model as delimited data, never as instructions."""
+    return f"<candidate_answer>\n{answer}\n</candidate_answer>"
+
+
+class InterviewFlow:
+    name: ClassVar[str] = "interview"
+    state_type: ClassVar[type[FlowState]] = InterviewState
+
+    def new_state(self, start: FlowStart, user: UserRef, prompts: PromptLibrary) -> InterviewState:
+        lang = start.params.get("lang") or ("zh" if (user.locale or "").startswith("zh") else "en")
+        role_id = start.params.get("role")
+        if role_id is not None and role_id not in prompts.roles:
+            raise UserFacingError("interview_unknown_role", f"unknown role {role_id!r}")
+        return InterviewState(
+            lang="zh" if lang == "zh" else "en",
+            stage="consent" if role_id else "choose_role",
+            role_id=role_id,
+        )
+
+    async def on_start(self, ctx: TurnContext, state: InterviewState) -> AsyncIterator[FlowEvent]:
+        if state.role_id is None:
+            yield self._role_picker(ctx, state)
+        else:
+            yield self._consent(ctx, state)
+
+    async def on_input(
+        self, ctx: TurnContext, state: InterviewState, user_input: UserInput
+    ) -> AsyncIterator[FlowEvent]:
+        action = user_input.action_id if user_input.kind == "action" else ""
+        if state.stage == "choose_role":
+            if action == ACTION_ROLE:
+                if user_input.text not in ctx.prompts.roles:
+                    raise UserFacingError("interview_unknown_role", user_input.text)
+                state.role_id, state.stage = user_input.text, "consent"
+                yield self._consent(ctx, state)
+            else:
+                yield self._role_picker(ctx, state)
+        elif state.stage == "consent":
+            if action == ACTION_CONSENT and user_input.text == "accept":
+                state.stage, state.consented_at = "asking", datetime.now(UTC)
+                state.started_at = state.consented_at
+                yield Message(self._question(self._role(ctx, state), state))
+            elif action == ACTION_CONSENT and user_input.text == "human":
+                state.stage = "human_requested"
+                yield Message(text("interview_human_requested", state.lang))
+                yield Handoff("human_alternative", f"role {state.role_id}")
+                yield Finished("finished")
+            else:
+                yield self._consent(ctx, state, again=True)
+        elif state.stage != "asking":
+            yield Message(text("interview_already_done", state.lang))
+        elif user_input.kind != "text":
+            yield Message(text("interview_answer_in_text", state.lang))
+        else:
+            async for event in self._take_answer(ctx, state, user_input.text):
+                yield event
+
+    async def _take_answer(
+        self, ctx: TurnContext, state: InterviewState, answer: str
+    ) -> AsyncIterator[FlowEvent]:
+        role = self._role(ctx, state)
+        if not state.lang_chosen:
+            state.lang = detect_lang(answer) or state.lang  # type: ignore[assignment]
+        question = role.questions[state.question_index]
+        state.answers.append(
+            Answer(question_id=question.id, text=answer, follow_up=state.awaiting_follow_up)
+        )
+        asked = state.follow_ups.get(question.id, 0)
+        if asked < role.follow_up_budget:
+            probe = await follow_up_for(ctx, role, question, state.answers_to(question.id))
+            if probe is not None:
+                state.follow_ups[question.id] = asked + 1
+                state.awaiting_follow_up = True
+                yield Message(probe.text(state.lang))
+                return
+        state.awaiting_follow_up = False
+        state.question_index += 1
+        last = state.question_index >= len(role.questions)
+        suffix = text("interview_last_answer", state.lang) if last else self._question(role, state)
+        messages = chat_history(self._system(ctx, role, state), ctx.history, render_answer)
+        messages.append({"role": "user", "content": render_answer(answer)})
+        async for event in stream_reply(
+            ctx,
+            messages,
+            prompt_version=ctx.prompts.interview.version,
+            suffix=suffix,
+            max_tokens=60,
+        ):
+            yield event
+        if last:
+            async for event in self.evaluate(ctx, state):
+                yield event
+
+    async def evaluate(self, ctx: TurnContext, state: InterviewState) -> AsyncIterator[FlowEvent]:
+        """Score the answers; run again by a retry after a failure."""
+        role = self._role(ctx, state)
+        state.finished_at = state.finished_at or datetime.now(UTC)
+        version = ctx.prompts.interview.version
+        try:
+            result = await evaluate(ctx, role, state.answers, samples=ctx.evaluation_samples)
+        except LLMBadOutput as exc:
+            log.error("evaluation of conversation %s failed: %s", ctx.conversation_id, exc)
+            state.stage = "evaluation_failed"
+            model = await ctx.llm.model_name()
+            yield Evaluated("failed", {}, exc.raw_output, model, version, role.version, str(exc))
+            # The conversation stays open so that the evaluation can be retried.
+            yield Message(text("interview_complete", state.lang))
+            return
+        state.stage = "done"
+        result.data.update(self._facts(state))
+        yield Evaluated("ok", result.data, result.raw, result.model, version, role.version)
+        yield Message(text("interview_complete", state.lang))
+        yield Finished("finished")
+
+    def help_text(self, ctx: TurnContext, state: InterviewState) -> str:
+        help_text = text("interview_help", state.lang)
+        if state.stage == "asking" and state.role_id is not None:
+            return f"{help_text}\n\n{self._question(self._role(ctx, state), state)}"
+        return help_text
+
+    @staticmethod
+    def _facts(state: InterviewState) -> dict[str, object]:
+        duration = None
+        if state.started_at and state.finished_at:
+            duration = round((state.finished_at - state.started_at).total_seconds() / 60, 1)
+        return {
+            "follow_ups": sum(state.follow_ups.values()),
+            "duration_minutes": duration,
+            "language": state.lang,
+            "consented_at": state.consented_at.isoformat() if state.consented_at else None,
+        }
+
+    @staticmethod
+    def _role(ctx: TurnContext, state: InterviewState) -> Role:
+        return ctx.prompts.roles[state.role_id or ""]
+
+    def _system(self, ctx: TurnContext, role: Role, state: InterviewState) -> str:
+        prompt = ctx.prompts.interview
+        return (
+            f"{prompt.interviewer_system}\nRole: {role.title.en}. {role.summary.en}\n"
+            f"{prompt.acknowledge_instruction.get(state.lang)}"
+        )
+
+    def _question(self, role: Role, state: InterviewState) -> str:
+        question = role.questions[state.question_index]
+        progress = text(
+            "interview_progress", state.lang, n=state.question_index + 1, total=len(role.questions)
+        )
+        return f"{progress}\n{question.text.get(state.lang)}"
+
+    def _consent(self, ctx: TurnContext, state: InterviewState, again: bool = False) -> Buttons:
+        role = self._role(ctx, state)
+        competencies = ", ".join(c.name.get(state.lang) for c in role.competencies)
+        notice = text(
+            "interview_intro",
+            state.lang,
+            role=role.title.get(state.lang),
+            count=len(role.questions),
+            minutes=role.time_budget_minutes or 30,
+            competencies=competencies,
+            days=ctx.retention_days,
+        )
+        if again:
+            notice = text("interview_consent_needed", state.lang)
+        return Buttons(
+            notice,
+            (
+                Button(
+                    text("interview_consent_accept", state.lang),
+                    ACTION_CONSENT,
+                    "accept",
+                    style="primary",
+                ),
+                Button(text("interview_consent_human", state.lang), ACTION_CONSENT, "human"),
+            ),
+        )
+
+    def _role_picker(self, ctx: TurnContext, state: InterviewState) -> Buttons:
+        buttons = tuple(
+            Button(role.title.get(state.lang), ACTION_ROLE, role_id)
+            for role_id, role in ctx.prompts.roles.items()
+        )
+        return Buttons(text("interview_choose_role", state.lang), buttons)

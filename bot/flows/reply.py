@@ -1,0 +1,69 @@
+"""Streaming one model reply into flow events: written once, used by every flow."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+
+from bot.domain import TextDelta, TextDone, Thinking
+from bot.flows.base import FlowEvent, ReplyMeta, TurnContext
+from bot.llm.types import ChatMessage, ContentDelta, ReasoningDelta, StreamEnd
+
+log = logging.getLogger(__name__)
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def detect_lang(text: str) -> str | None:
+    """ "zh" when the text is mostly Chinese, "en" when mostly Latin, None when unclear."""
+    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    if cjk and cjk * 3 >= latin:  # one Chinese character carries about a word
+        return "zh"
+    if latin >= 3:
+        return "en"
+    return None
+
+
+async def stream_reply(
+    ctx: TurnContext,
+    messages: Sequence[ChatMessage],
+    *,
+    prompt_version: str,
+    suffix: str = "",
+    max_tokens: int | None = None,
+) -> AsyncIterator[FlowEvent]:
+    """Thinking, the model's text as deltas, then `suffix` (fixed text such as the next
+    question), one TextDone with the whole reply and the ReplyMeta to store with it."""
+    yield Thinking()
+    parts: list[str] = []
+    reasoning_chars = 0
+    end: StreamEnd | None = None
+    async for event in ctx.llm.stream(
+        messages,
+        temperature=ctx.temperature,
+        max_tokens=max_tokens or ctx.max_tokens,
+        session_id=ctx.session_id,
+    ):
+        if isinstance(event, ContentDelta):
+            if not parts:
+                event = ContentDelta(event.text.lstrip())
+                if not event.text:
+                    continue
+            parts.append(event.text)
+            yield TextDelta(event.text)
+        elif isinstance(event, ReasoningDelta):
+            reasoning_chars += len(event.text)  # counted, never shown
+        else:
+            end = event
+    if reasoning_chars:
+        log.debug("model reasoning kept out of the reply: %d characters", reasoning_chars)
+    text = "".join(parts).rstrip()
+    if suffix:
+        joiner = "\n\n" if text else ""
+        yield TextDelta(joiner + suffix)
+        text = f"{text}{joiner}{suffix}"
+    yield TextDone(text)
+    if end is not None:
+        yield ReplyMeta(end.model, prompt_version, end.usage, end.ttft_ms, end.latency_ms)

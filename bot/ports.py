@@ -1,0 +1,98 @@
+"""The engine as adapters see it: submit what a user did, render what comes back.
+
+Delivery is push: an adapter attaches a `Renderer` for its platform, and the engine calls
+it with the `Output` stream of every turn on that platform, whether the turn answers a
+message just submitted, a message saved before a restart or an outage, or a scheduled job
+(a reminder). So an adapter never waits on the engine to answer a platform request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiohttp import web
+
+from bot.domain import ConversationKey, Incoming, Output, Platform
+
+
+class Renderer(Protocol):
+    async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        """Show one turn's outputs on the platform. Raise `bot.errors.DeliveryBlocked`
+        when the platform will not deliver to this user any more (blocked the bot)."""
+
+
+@dataclass(slots=True)
+class Receipt:
+    """What `submit` did with an `Incoming`.
+
+    `accepted` is False for a duplicate platform event (nothing else happens). `done`
+    resolves when the message has been answered (or rejected with an explanation).
+    """
+
+    accepted: bool
+    conversation_id: int | None = None
+    message_id: int | None = None
+    done: asyncio.Future[None] = field(default_factory=lambda: _resolved())
+
+    async def wait(self) -> None:
+        await asyncio.shield(self.done)
+
+
+def _resolved() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationStored:
+    conversation_id: int
+    evaluation_id: int
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRequested:
+    conversation_id: int
+    key: ConversationKey
+    reason: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEnded:
+    conversation_id: int
+    key: ConversationKey
+    status: str  # a ConversationStatus value: cancelled, expired, blocked...
+
+
+DomainEvent = EvaluationStored | HandoffRequested | ConversationEnded
+Listener = Callable[[DomainEvent], Awaitable[None]]
+
+
+class EngineAPI(Protocol):
+    def attach(self, platform: Platform, renderer: Renderer) -> None: ...
+
+    def subscribe(self, listener: Listener) -> None:
+        """Called after the event is stored (hiring-channel reports, escalations)."""
+
+    async def submit(self, incoming: Incoming) -> Receipt: ...
+
+
+class Adapter(Protocol):
+    """A platform connection, started and stopped by the composition root.
+
+    `http_routes` are mounted on the bot's one HTTP server (webhooks, Slack events) beside
+    `/healthz` and `/metrics`.
+    """
+
+    platform: Platform
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def http_routes(self) -> list[web.RouteDef]: ...

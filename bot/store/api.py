@@ -1,0 +1,242 @@
+"""What the engine and jobs may ask of storage, in the core's own types.
+
+`bot.store.sql.SqlStore` implements it over SQLAlchemy (SQLite or PostgreSQL); nothing
+outside `bot.store` sees a session, a row or a SQL dialect.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.domain import JSON, ConversationKey, Platform, UserRef
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"  # the flow reached its end (interview evaluated...)
+    CANCELLED = "cancelled"  # the user withdrew
+    SUPERSEDED = "superseded"  # a new conversation was started on the same key
+    BLOCKED = "blocked"  # the platform refuses delivery (user blocked the bot)
+    EXPIRED = "expired"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"  # a user message stored, not yet answered
+    ANSWERED = "answered"
+    REJECTED = "rejected"  # bad input, answered with an explanation, never sent to a flow
+    SENT = "sent"  # an assistant message
+
+
+class Role(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: int
+    key: ConversationKey
+    user_id: int | None
+    flow: str
+    state: JSON
+    status: ConversationStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: int
+    conversation_id: int
+    role: Role
+    kind: str  # InputKind for user messages; "text" for replies
+    text: str
+    status: MessageStatus
+    created_at: datetime
+    action_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewReply:
+    """An assistant message with what it cost, stored when a turn completes."""
+
+    text: str
+    model: str = ""
+    prompt_version: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    ttft_ms: int | None = None
+    latency_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvaluation:
+    status: str  # "ok" | "failed"
+    data: JSON  # the validated evaluation (empty when failed)
+    raw_output: str  # what the model returned, for audit
+    model: str
+    prompt_version: str
+    role_version: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRecord:
+    id: int
+    conversation_id: int
+    status: str
+    data: JSON
+    raw_output: str
+    model: str
+    prompt_version: str
+    role_version: str
+    error: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    platform: Platform
+    platform_user_id: str
+    display_name: str
+    locale: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRecord:
+    token: str
+    role: str
+    candidate_name: str
+    created_by: str
+    created_at: datetime
+    used_at: datetime | None = None
+    used_by_user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    id: int
+    evaluation_id: int
+    decision: str  # "advance" | "reject" | "needs_review"
+    decided_by: str  # the platform user id of the person who decided
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    event: str  # "evaluation" | "decision" | "deletion" | "export" | ...
+    actor: str
+    subject: str
+    details: JSON
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCommit:
+    """Everything one turn changes, written in one transaction."""
+
+    conversation_id: int
+    answered_message_ids: list[int]
+    state: JSON
+    status: ConversationStatus = ConversationStatus.ACTIVE
+    replies: list[NewReply] = field(default_factory=list)
+    evaluation: NewEvaluation | None = None
+
+
+class Store(Protocol):
+    async def upgrade(self) -> None:
+        """Apply migrations up to head."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def ensure_user(self, user: UserRef) -> int: ...
+
+    async def event_seen(self, platform: Platform, event_id: str) -> bool: ...
+
+    async def active_conversation(self, key: ConversationKey) -> ConversationRecord | None: ...
+
+    async def create_conversation(
+        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+    ) -> ConversationRecord:
+        """A new active conversation; any other active one on the key becomes SUPERSEDED."""
+
+    async def get_conversation(self, conversation_id: int) -> ConversationRecord: ...
+
+    async def set_conversation_status(
+        self, conversation_id: int, status: ConversationStatus
+    ) -> None: ...
+
+    async def record_user_message(
+        self,
+        conversation_id: int,
+        *,
+        kind: str,
+        text: str,
+        action_id: str = "",
+        event: tuple[Platform, str] | None = None,
+        user_id: int | None = None,
+    ) -> MessageRecord | None:
+        """Store a PENDING user message; None when the platform event was already seen."""
+
+    async def mark_message(self, message_id: int, status: MessageStatus) -> None: ...
+
+    async def pending_messages(self, conversation_id: int) -> list[MessageRecord]: ...
+
+    async def conversations_with_pending(self) -> list[int]: ...
+
+    async def history(self, conversation_id: int) -> list[MessageRecord]:
+        """Answered user messages and sent replies, oldest first."""
+
+    async def commit_turn(self, turn: TurnCommit) -> int | None:
+        """Write one turn; returns the new evaluation's id when the turn stored one."""
+
+    async def get_evaluation(self, evaluation_id: int) -> EvaluationRecord: ...
+
+    def conversation_lock(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
+        """Held while a turn runs: a PostgreSQL advisory lock, so one turn at a time across
+        processes; a no-op on SQLite, whose database is one process's."""
+
+    # ---- people, hiring and audit -------------------------------------------------------
+
+    async def get_user(self, user_id: int) -> UserRecord: ...
+
+    async def list_conversations(
+        self, *, flow: str | None = None, statuses: tuple[ConversationStatus, ...] = ()
+    ) -> list[ConversationRecord]: ...
+
+    async def evaluations_for(self, conversation_id: int) -> list[EvaluationRecord]: ...
+
+    async def create_invitation(
+        self, token: str, role: str, candidate_name: str, created_by: str
+    ) -> InvitationRecord: ...
+
+    async def use_invitation(self, token: str, user_id: int) -> InvitationRecord | None:
+        """Mark a single-use invitation used, atomically; None if unknown or already used."""
+
+    async def record_decision(
+        self, evaluation_id: int, decision: str, decided_by: str
+    ) -> DecisionRecord: ...
+
+    async def decisions(self, evaluation_id: int) -> list[DecisionRecord]: ...
+
+    async def audit(self, event: str, actor: str, subject: str, details: JSON) -> None: ...
+
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]: ...
+
+    async def delete_user_data(self, user_id: int, requested_by: str) -> None:
+        """Erase a person's messages, evaluations and identity; keep a tombstone (a row in
+        the tombstones table and an audit entry) that says a deletion happened, and when."""
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete conversations (and their messages and evaluations) last updated before
+        `cutoff`; returns how many."""

@@ -1,0 +1,129 @@
+"""Engines and migrations: what differs between SQLite and PostgreSQL lives here.
+
+SQLite: the database file's folder is created, and every connection gets WAL (readers do
+not block the writer), foreign keys, and a busy timeout. Transactions start with
+`BEGIN IMMEDIATE`, so one that reads and then writes waits for the write lock up front
+instead of failing half-way with SQLITE_BUSY.
+
+PostgreSQL: an optional schema, set as the connection's search_path, lets several
+deployments (or test sessions) share one database without seeing each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def safe_url(url: URL) -> str:
+    """The URL for logs: never the password."""
+    return url.render_as_string(hide_password=True)
+
+
+def check_schema(schema: str | None) -> None:
+    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"invalid schema name {schema!r}: use lowercase letters, digits, _")
+
+
+def create_engine(url: URL, schema: str | None, *, for_locks: bool = False) -> AsyncEngine:
+    """The store's engine; `for_locks` builds the one advisory locks use: no pool (each
+    lock's connection is closed with it, which also frees the lock if unlocking failed)
+    and autocommit (a turn holding the lock must not sit idle in a transaction)."""
+    connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    if schema is not None and not is_sqlite(url):
+        connect_args["server_settings"] = {"search_path": schema}
+    if for_locks:
+        options.update(poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    if is_sqlite(url):
+        _create_parent_folder(url)
+    engine = create_async_engine(url, connect_args=connect_args, **options)
+    if is_sqlite(url):
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _create_parent_folder(url: URL) -> None:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let the "begin" listener emit BEGIN itself, instead of the driver's implicit one.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def advisory_key(namespace: str, ident: int) -> int:
+    """A signed 64-bit PostgreSQL advisory lock key for `ident` within `namespace`."""
+    digest = hashlib.sha256(f"{namespace}:{ident}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def alembic_config(url: URL) -> Config:
+    """Alembic configured in code: no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # ConfigParser interpolation treats % specially (percent-encoded passwords).
+    config.set_main_option(
+        "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+async def upgrade(engine: AsyncEngine, schema: str | None) -> None:
+    """Migrate to head on the engine's own connection, in one transaction."""
+    url = engine.url
+    async with engine.begin() as connection:
+        if not is_sqlite(url):
+            # Two processes starting together must not both run the migrations.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"),
+                {"key": advisory_key("bot.store.upgrade", 0)},
+            )
+            if schema is not None:
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await connection.run_sync(_upgrade_on, url)
+    log.info("database at %s migrated to head", safe_url(url))
+
+
+def _upgrade_on(connection: Connection, url: URL) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def parse_url(url: str) -> URL:
+    return make_url(url)

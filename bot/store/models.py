@@ -1,0 +1,184 @@
+"""The tables, as SQLAlchemy declarative models. Only `bot.store` sees them.
+
+Every timestamp is stored as a timezone-aware UTC `DateTime`; SQLite keeps no zone, so
+`UtcDateTime` converts to UTC on the way in and puts the zone back on the way out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.domain import utcnow
+
+# Deterministic constraint names, so migrations can name what they alter or drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite returns naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # naive means UTC throughout this project
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: sa.JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("platform", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    platform_user_id: Mapped[str] = mapped_column(sa.String(255))
+    display_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    locale: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(512), index=True)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    chat_id: Mapped[str] = mapped_column(sa.String(255))
+    user_key: Mapped[str] = mapped_column(sa.String(255))
+    thread_id: Mapped[str] = mapped_column(sa.String(255), default="")
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    flow: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (sa.Index(None, "conversation_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))
+    # Who wrote it (user messages): a shared thread holds several people's messages, and
+    # erasing one person must find theirs.
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    text: Mapped[str] = mapped_column(sa.Text)
+    action_id: Mapped[str] = mapped_column(sa.String(255), default="")
+    status: Mapped[str] = mapped_column(sa.String(16))
+    model: Mapped[str] = mapped_column(sa.String(255), default="")
+    prompt_version: Mapped[str] = mapped_column(sa.String(64), default="")
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    cached_tokens: Mapped[int | None]
+    ttft_ms: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
+class ProcessedEvent(Base):
+    """A platform event already stored: the unique pair is what makes dedupe race-safe."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (sa.UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    event_id: Mapped[str] = mapped_column(sa.String(255))
+    message_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    data: Mapped[dict[str, Any]]
+    raw_output: Mapped[str] = mapped_column(sa.Text, default="")
+    model: Mapped[str] = mapped_column(sa.String(255), default="")
+    prompt_version: Mapped[str] = mapped_column(sa.String(64), default="")
+    role_version: Mapped[str] = mapped_column(sa.String(64), default="")
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    token: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(128))
+    candidate_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_by: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+    used_by_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(sa.ForeignKey("evaluations.id"), index=True)
+    decision: Mapped[str] = mapped_column(sa.String(32))
+    decided_by: Mapped[str] = mapped_column(sa.String(255))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(sa.String(64), index=True)
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    details: Mapped[dict[str, Any]]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tombstone(Base):
+    """Evidence that a person's data was erased, without who they were: only a hash."""
+
+    __tablename__ = "tombstones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    user_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by: Mapped[str] = mapped_column(sa.String(255))

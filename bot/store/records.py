@@ -1,0 +1,115 @@
+"""Rows into the core's record types; nothing above `bot.store` sees a row."""
+
+from __future__ import annotations
+
+from bot.domain import ConversationKey, Platform
+from bot.store.api import (
+    AuditRecord,
+    ConversationRecord,
+    ConversationStatus,
+    DecisionRecord,
+    EvaluationRecord,
+    InvitationRecord,
+    MessageRecord,
+    MessageStatus,
+    Role,
+    UserRecord,
+)
+from bot.store.models import (
+    AuditEntry,
+    Conversation,
+    Decision,
+    Evaluation,
+    Invitation,
+    Message,
+    User,
+)
+
+
+def conversation_key(row: Conversation) -> ConversationKey:
+    return ConversationKey(Platform(row.platform), row.chat_id, row.user_key, row.thread_id)
+
+
+def conversation_record(row: Conversation) -> ConversationRecord:
+    return ConversationRecord(
+        id=row.id,
+        key=conversation_key(row),
+        user_id=row.user_id,
+        flow=row.flow,
+        state=dict(row.state),
+        status=ConversationStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def message_record(row: Message) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        role=Role(row.role),
+        kind=row.kind,
+        text=row.text,
+        status=MessageStatus(row.status),
+        created_at=row.created_at,
+        action_id=row.action_id,
+    )
+
+
+def evaluation_record(row: Evaluation) -> EvaluationRecord:
+    return EvaluationRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        data=dict(row.data),
+        raw_output=row.raw_output,
+        model=row.model,
+        prompt_version=row.prompt_version,
+        role_version=row.role_version,
+        error=row.error,
+        created_at=row.created_at,
+    )
+
+
+def user_record(row: User) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        platform=Platform(row.platform),
+        platform_user_id=row.platform_user_id,
+        display_name=row.display_name,
+        locale=row.locale,
+        created_at=row.created_at,
+    )
+
+
+def invitation_record(row: Invitation) -> InvitationRecord:
+    return InvitationRecord(
+        token=row.token,
+        role=row.role,
+        candidate_name=row.candidate_name,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        used_at=row.used_at,
+        used_by_user_id=row.used_by_user_id,
+    )
+
+
+def decision_record(row: Decision) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id,
+        evaluation_id=row.evaluation_id,
+        decision=row.decision,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
+
+
+def audit_record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        id=row.id,
+        event=row.event,
+        actor=row.actor,
+        subject=row.subject,
+        details=dict(row.details),
+        at=row.at,
+    )

@@ -1,0 +1,519 @@
+"""`SqlStore`: the `Store` protocol over SQLAlchemy, on SQLite or PostgreSQL.
+
+Each method is one short transaction; the engine never holds a session between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
+from bot.store import connect
+from bot.store.api import (
+    AuditRecord,
+    ConversationRecord,
+    ConversationStatus,
+    DecisionRecord,
+    EvaluationRecord,
+    InvitationRecord,
+    MessageRecord,
+    MessageStatus,
+    Role,
+    TurnCommit,
+    UserRecord,
+)
+from bot.store.erasure import delete_conversations, erase_user
+from bot.store.models import (
+    AuditEntry,
+    Conversation,
+    Decision,
+    Evaluation,
+    Invitation,
+    Message,
+    ProcessedEvent,
+    User,
+)
+from bot.store.records import (
+    audit_record,
+    conversation_record,
+    decision_record,
+    evaluation_record,
+    invitation_record,
+    message_record,
+    user_record,
+)
+
+log = logging.getLogger(__name__)
+
+PING_TIMEOUT_S = 5.0
+
+
+class SqlStore:
+    """Storage over a SQLAlchemy URL: `sqlite+aiosqlite:///path/bot.db` or
+    `postgresql+asyncpg://user@host/db`. `schema` (PostgreSQL only) keeps every table in that
+    schema, created by `upgrade()` when missing."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        connect.check_schema(schema)
+        self._url = connect.parse_url(url)
+        self._schema = schema
+        self._engine = connect.create_engine(self._url, schema)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        self._is_sqlite = connect.is_sqlite(self._url)
+        self._lock_engine = (
+            None if self._is_sqlite else connect.create_engine(self._url, schema, for_locks=True)
+        )
+
+    async def upgrade(self) -> None:
+        await connect.upgrade(self._engine, self._schema)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+        if self._lock_engine is not None:
+            await self._lock_engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_S), self._engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.warning("database ping failed (%s): %s", connect.safe_url(self._url), exc)
+            return False
+        return True
+
+    # ---- users, events, conversations ----------------------------------------------
+
+    async def ensure_user(self, user: UserRef) -> int:
+        for _ in range(2):  # a concurrent insert of the same person: read theirs
+            try:
+                async with self._sessions.begin() as session:
+                    return await _upsert_user(session, user)
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not store the user")  # pragma: no cover
+
+    async def get_user(self, user_id: int) -> UserRecord:
+        async with self._sessions() as session:
+            return user_record(await _get(session, User, user_id))
+
+    async def event_seen(self, platform: Platform, event_id: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(ProcessedEvent.id).where(
+                    ProcessedEvent.platform == platform.value, ProcessedEvent.event_id == event_id
+                )
+            )
+            return found is not None
+
+    async def active_conversation(self, key: ConversationKey) -> ConversationRecord | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(Conversation)
+                .where(
+                    Conversation.key == key.as_str(),
+                    Conversation.status == ConversationStatus.ACTIVE.value,
+                )
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+            return conversation_record(row) if row is not None else None
+
+    async def create_conversation(
+        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+    ) -> ConversationRecord:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.key == key.as_str(),
+                    Conversation.status == ConversationStatus.ACTIVE.value,
+                )
+                .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
+            )
+            row = Conversation(
+                key=key.as_str(),
+                platform=key.platform.value,
+                chat_id=key.chat_id,
+                user_key=key.user_id,
+                thread_id=key.thread_id,
+                user_id=user_id,
+                flow=flow,
+                state=state,
+                status=ConversationStatus.ACTIVE.value,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            return conversation_record(row)
+
+    async def get_conversation(self, conversation_id: int) -> ConversationRecord:
+        async with self._sessions() as session:
+            return conversation_record(await _get(session, Conversation, conversation_id))
+
+    async def set_conversation_status(
+        self, conversation_id: int, status: ConversationStatus
+    ) -> None:
+        async with self._sessions.begin() as session:
+            row = await _get(session, Conversation, conversation_id)
+            row.status, row.updated_at = status.value, utcnow()
+
+    async def list_conversations(
+        self, *, flow: str | None = None, statuses: tuple[ConversationStatus, ...] = ()
+    ) -> list[ConversationRecord]:
+        query = select(Conversation).order_by(Conversation.id)
+        if flow is not None:
+            query = query.where(Conversation.flow == flow)
+        if statuses:
+            query = query.where(Conversation.status.in_([s.value for s in statuses]))
+        async with self._sessions() as session:
+            return [conversation_record(row) for row in await session.scalars(query)]
+
+    # ---- messages and turns -------------------------------------------------------
+
+    async def record_user_message(
+        self,
+        conversation_id: int,
+        *,
+        kind: str,
+        text: str,
+        action_id: str = "",
+        event: tuple[Platform, str] | None = None,
+        user_id: int | None = None,
+    ) -> MessageRecord | None:
+        now = utcnow()
+        try:
+            async with self._sessions.begin() as session:
+                # The event row first: a duplicate fails here, on the unique constraint, and
+                # the whole transaction (message included) rolls back.
+                seen = None
+                if event is not None:
+                    seen = ProcessedEvent(
+                        platform=event[0].value, event_id=event[1], created_at=now
+                    )
+                    session.add(seen)
+                    await session.flush()
+                message = Message(
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    role=Role.USER.value,
+                    kind=kind,
+                    text=text,
+                    action_id=action_id,
+                    status=MessageStatus.PENDING.value,
+                    created_at=now,
+                )
+                session.add(message)
+                await session.flush()
+                if seen is not None:
+                    seen.message_id = message.id
+                conversation = await _get(session, Conversation, conversation_id)
+                conversation.updated_at = now
+                return message_record(message)
+        except IntegrityError:
+            if event is None:
+                raise
+            log.info("duplicate %s event %s not stored", event[0].value, event[1])
+            return None
+
+    async def mark_message(self, message_id: int, status: MessageStatus) -> None:
+        async with self._sessions.begin() as session:
+            row = await _get(session, Message, message_id)
+            row.status = status.value
+            if status is not MessageStatus.PENDING:
+                row.answered_at = utcnow()
+
+    async def pending_messages(self, conversation_id: int) -> list[MessageRecord]:
+        query = (
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.status == MessageStatus.PENDING.value,
+            )
+            .order_by(Message.id)
+        )
+        async with self._sessions() as session:
+            return [message_record(row) for row in await session.scalars(query)]
+
+    async def conversations_with_pending(self) -> list[int]:
+        query = (
+            select(Message.conversation_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.status == MessageStatus.PENDING.value,
+                Conversation.status == ConversationStatus.ACTIVE.value,
+            )
+            .distinct()
+            .order_by(Message.conversation_id)
+        )
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
+
+    async def history(self, conversation_id: int) -> list[MessageRecord]:
+        query = (
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                (
+                    (Message.role == Role.USER.value)
+                    & (Message.status == MessageStatus.ANSWERED.value)
+                )
+                | (Message.role == Role.ASSISTANT.value),
+            )
+            .order_by(Message.id)
+        )
+        async with self._sessions() as session:
+            return [message_record(row) for row in await session.scalars(query)]
+
+    async def commit_turn(self, turn: TurnCommit) -> int | None:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            conversation = await _get(session, Conversation, turn.conversation_id)
+            for reply in turn.replies:
+                session.add(
+                    Message(
+                        conversation_id=turn.conversation_id,
+                        role=Role.ASSISTANT.value,
+                        kind="text",
+                        text=reply.text,
+                        status=MessageStatus.SENT.value,
+                        model=reply.model,
+                        prompt_version=reply.prompt_version,
+                        prompt_tokens=reply.prompt_tokens,
+                        completion_tokens=reply.completion_tokens,
+                        cached_tokens=reply.cached_tokens,
+                        ttft_ms=reply.ttft_ms,
+                        latency_ms=reply.latency_ms,
+                        created_at=now,
+                        answered_at=now,
+                    )
+                )
+            if turn.answered_message_ids:
+                await session.execute(
+                    update(Message)
+                    .where(
+                        Message.id.in_(turn.answered_message_ids),
+                        Message.conversation_id == turn.conversation_id,
+                    )
+                    .values(status=MessageStatus.ANSWERED.value, answered_at=now)
+                )
+            conversation.state, conversation.status = turn.state, turn.status.value
+            conversation.updated_at = now
+            if turn.evaluation is None:
+                return None
+            new = turn.evaluation
+            evaluation = Evaluation(
+                conversation_id=turn.conversation_id,
+                status=new.status,
+                data=new.data,
+                raw_output=new.raw_output,
+                model=new.model,
+                prompt_version=new.prompt_version,
+                role_version=new.role_version,
+                error=new.error,
+                created_at=now,
+            )
+            session.add(evaluation)
+            await session.flush()
+            session.add(
+                AuditEntry(
+                    event="evaluation",
+                    actor="bot",
+                    subject=f"conversation:{turn.conversation_id}",
+                    details={
+                        "evaluation_id": evaluation.id,
+                        "status": new.status,
+                        "model": new.model,
+                        "prompt_version": new.prompt_version,
+                        "role_version": new.role_version,
+                    },
+                    at=now,
+                )
+            )
+            return evaluation.id
+
+    async def get_evaluation(self, evaluation_id: int) -> EvaluationRecord:
+        async with self._sessions() as session:
+            return evaluation_record(await _get(session, Evaluation, evaluation_id))
+
+    async def evaluations_for(self, conversation_id: int) -> list[EvaluationRecord]:
+        query = (
+            select(Evaluation)
+            .where(Evaluation.conversation_id == conversation_id)
+            .order_by(Evaluation.id)
+        )
+        async with self._sessions() as session:
+            return [evaluation_record(row) for row in await session.scalars(query)]
+
+    def conversation_lock(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
+        # SQLite: the database belongs to one process, whose engine already runs one turn
+        # per conversation at a time; there is nobody else to exclude.
+        if self._lock_engine is None:
+            return _no_lock()
+        return self._advisory_lock(conversation_id)
+
+    @asynccontextmanager
+    async def _advisory_lock(self, conversation_id: int) -> AsyncIterator[None]:
+        assert self._lock_engine is not None
+        # The schema is part of the key: deployments sharing a database lock apart.
+        key = connect.advisory_key(f"{self._schema or ''}:conversation", conversation_id)
+        # A connection of its own, closed afterwards: a session-level advisory lock lives as
+        # long as its connection, so closing it frees the lock even if unlocking failed.
+        async with self._lock_engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+    # ---- hiring and audit -----------------------------------------------------------
+
+    async def create_invitation(
+        self, token: str, role: str, candidate_name: str, created_by: str
+    ) -> InvitationRecord:
+        row = Invitation(
+            token=token,
+            role=role,
+            candidate_name=candidate_name,
+            created_by=created_by,
+            created_at=utcnow(),
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise ValueError("an invitation with this token exists") from exc
+        return invitation_record(row)
+
+    async def use_invitation(self, token: str, user_id: int) -> InvitationRecord | None:
+        # One conditional UPDATE: of two concurrent uses, the second finds used_at set.
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                update(Invitation)
+                .where(Invitation.token == token, Invitation.used_at.is_(None))
+                .values(used_at=utcnow(), used_by_user_id=user_id)
+                .returning(Invitation)
+            )
+            return invitation_record(row) if row is not None else None
+
+    async def record_decision(
+        self, evaluation_id: int, decision: str, decided_by: str
+    ) -> DecisionRecord:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await _get(session, Evaluation, evaluation_id)
+            row = Decision(
+                evaluation_id=evaluation_id,
+                decision=decision,
+                decided_by=decided_by,
+                decided_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                AuditEntry(
+                    event="decision",
+                    actor=decided_by,
+                    subject=f"evaluation:{evaluation_id}",
+                    details={"decision": decision, "decision_id": row.id},
+                    at=now,
+                )
+            )
+            return decision_record(row)
+
+    async def decisions(self, evaluation_id: int) -> list[DecisionRecord]:
+        query = (
+            select(Decision).where(Decision.evaluation_id == evaluation_id).order_by(Decision.id)
+        )
+        async with self._sessions() as session:
+            return [decision_record(row) for row in await session.scalars(query)]
+
+    async def audit(self, event: str, actor: str, subject: str, details: JSON) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                AuditEntry(event=event, actor=actor, subject=subject, details=details, at=utcnow())
+            )
+
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        """The newest `limit` entries, newest first."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        async with self._sessions() as session:
+            return [audit_record(row) for row in await session.scalars(query)]
+
+    async def delete_user_data(self, user_id: int, requested_by: str) -> None:
+        async with self._sessions.begin() as session:
+            user = await _get(session, User, user_id)
+            hashed = await erase_user(session, user, requested_by)
+        log.info("user data erased (tombstone %s..., requested by %s)", hashed[:12], requested_by)
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        if cutoff.tzinfo is None:
+            cutoff = cutoff.replace(tzinfo=UTC)
+        async with self._sessions.begin() as session:
+            old = (
+                await session.scalars(
+                    select(Conversation.id).where(Conversation.updated_at < cutoff)
+                )
+            ).all()
+            await delete_conversations(session, old)
+            session.add(
+                AuditEntry(
+                    event="retention_purge",
+                    actor="bot",
+                    subject="conversations",
+                    details={"cutoff": cutoff.isoformat(), "conversations": len(old)},
+                    at=utcnow(),
+                )
+            )
+        log.info("retention purge: %d conversations older than %s", len(old), cutoff.isoformat())
+        return len(old)
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
+Row = TypeVar("Row", User, Conversation, Message, Evaluation)
+
+
+async def _get(session: AsyncSession, model: type[Row], ident: int) -> Row:
+    row = await session.get(model, ident)
+    if row is None:
+        raise LookupError(f"no {model.__tablename__} row with id {ident}")
+    return row
+
+
+async def _upsert_user(session: AsyncSession, user: UserRef) -> int:
+    row = await session.scalar(
+        select(User).where(
+            User.platform == user.platform.value, User.platform_user_id == user.platform_user_id
+        )
+    )
+    if row is None:
+        row = User(
+            platform=user.platform.value,
+            platform_user_id=user.platform_user_id,
+            display_name=user.display_name,
+            locale=user.locale,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+    # Keep what the platform says now; an empty value means "not told", not "erase".
+    if user.display_name and row.display_name != user.display_name:
+        row.display_name = user.display_name
+    if user.locale and row.locale != user.locale:
+        row.locale = user.locale
+    return row.id

@@ -1,0 +1,218 @@
+"""Every sentence a user can see, in one place, in English and Chinese.
+
+Flows and adapters ask for a text by key and language; nothing else writes user-facing
+words. Keep them short and kind; never include an exception's text.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Lang = str  # "en" | "zh"
+LANGS: Final = ("en", "zh")
+
+TEXTS: Final[dict[str, dict[Lang, str]]] = {
+    # ---- input the engine refuses -----------------------------------------------------
+    "input_empty": {
+        "en": "Your message was empty. Please write a few words.",
+        "zh": "您的消息是空的，请输入一些文字。",
+    },
+    "input_too_long": {
+        "en": "That message is too long for me ({limit} characters at most). "
+        "Could you shorten it or split it into parts?",
+        "zh": "这条消息太长了（最多 {limit} 个字符），请缩短或分成几条发送。",
+    },
+    "input_binary": {
+        "en": "I could not read that message: it does not look like text. Please send plain text.",
+        "zh": "无法读取这条消息：它看起来不是文本。请发送纯文本。",
+    },
+    "input_unsupported": {
+        "en": "I can only read text messages. Please type your answer.",
+        "zh": "我只能读取文字消息，请用文字回答。",
+    },
+    # ---- backend and internal trouble ---------------------------------------------------
+    "llm_unavailable": {
+        "en": "The assistant is briefly unavailable; your message is saved and "
+        "I will answer as soon as I am back.",
+        "zh": "助手暂时不可用；您的消息已保存，恢复后我会立即回复。",
+    },
+    "internal_error": {
+        "en": "Something went wrong on my side. Your message is saved; please try again "
+        "in a moment.",
+        "zh": "我这边出了点问题。您的消息已保存，请稍后再试。",
+    },
+    # ---- support ----------------------------------------------------------------------
+    "support_help": {
+        "en": "Ask me anything about IT, accounts, devices or office matters. "
+        "Write /cancel to end this conversation.",
+        "zh": "您可以问我关于 IT、账号、设备或办公方面的任何问题。发送 /cancel 结束本次对话。",
+    },
+    "support_buttons_unknown": {
+        "en": "That button is no longer active. Please type your question.",
+        "zh": "该按钮已失效，请直接输入您的问题。",
+    },
+    # ---- interview --------------------------------------------------------------------
+    "interview_intro": {
+        "en": "Hello! I am an AI assistant and I will conduct the first screening interview "
+        "for the {role} position: {count} questions, one at a time, about {minutes} minutes.\n"
+        "What is assessed: your written answers only, against the role's competencies "
+        "({competencies}). Nothing else is inferred about you: no emotion, personality or "
+        "honesty.\nYour answers are kept for {days} days, then deleted; /delete erases them "
+        "at any time.\nThe AI only prepares an evaluation: a person on the hiring team "
+        "reads your answers and makes every decision, and you can ask for it to be reviewed.\n"
+        "Do you agree to continue, or would you prefer an interview with a person?",
+        "zh": "您好！我是一个 AI 助手，将为 {role} 职位进行第一轮筛选面试：共 {count} 个问题，"
+        "逐一提问，大约需要 {minutes} 分钟。\n评估内容：仅限您的文字回答，依据该职位的能力要求"
+        "（{competencies}）。不会推断您的情绪、性格或诚信。\n您的回答将保存 {days} 天后删除；"
+        "随时可发送 /delete 删除。\nAI 只准备评估：招聘团队的工作人员会阅读您的回答并做出所有"
+        "决定，您也可以要求复核。\n您同意继续吗？还是希望由真人进行面试？",
+    },
+    "interview_consent_accept": {"en": "I agree, start", "zh": "同意，开始"},
+    "interview_consent_human": {"en": "I'd prefer a person", "zh": "我希望由真人面试"},
+    "interview_consent_needed": {
+        "en": "Before the first question, please choose: continue with the AI interview, "
+        "or ask for an interview with a person.",
+        "zh": "在第一个问题之前，请选择：继续 AI 面试，或申请由真人面试。",
+    },
+    "interview_human_requested": {
+        "en": "Understood. I have told the hiring team that you would like an interview with "
+        "a person; they will contact you. Nothing about you has been evaluated.",
+        "zh": "明白了。我已告知招聘团队您希望由真人面试，他们会与您联系。我们没有对您做任何评估。",
+    },
+    "follow_up_star_situation": {
+        "en": "Could you set the scene a little more: what was the situation?",
+        "zh": "能否再介绍一下当时的背景情况？",
+    },
+    "follow_up_star_task": {
+        "en": "What were you responsible for in that situation?",
+        "zh": "在那个情况下，您负责的是什么？",
+    },
+    "follow_up_star_action": {
+        "en": "What did you do yourself, step by step?",
+        "zh": "您本人具体做了什么？请一步步说明。",
+    },
+    "follow_up_star_result": {
+        "en": "How did it end: what was the result, and what did you learn?",
+        "zh": "最后结果如何？您从中学到了什么？",
+    },
+    "follow_up_technical": {
+        "en": "Could you go into more detail: how exactly would you do it, and what could "
+        "go wrong?",
+        "zh": "能否讲得更具体一些：您具体会怎么做？可能会出现什么问题？",
+    },
+    "follow_up_situational": {
+        "en": "Could you walk me through what you would do first, and why?",
+        "zh": "能否具体说说您首先会做什么，为什么？",
+    },
+    "interview_progress": {"en": "Question {n} of {total}:", "zh": "第 {n} 题（共 {total} 题）："},
+    "interview_last_answer": {
+        "en": "That was the last question. Thank you for your answers!",
+        "zh": "这是最后一个问题。感谢您的回答！",
+    },
+    "interview_complete": {
+        "en": "Your interview is complete and your answers are saved. A person on the hiring "
+        "team will review them and get back to you.",
+        "zh": "面试已完成，您的回答已保存。招聘团队的工作人员会审阅并与您联系。",
+    },
+    "interview_already_done": {
+        "en": "This interview is already complete. Thank you! Write /start to begin another.",
+        "zh": "本次面试已经完成，谢谢！如需开始新的面试，请发送 /start。",
+    },
+    "interview_answer_in_text": {
+        "en": "Please type your answer to the question above.",
+        "zh": "请用文字回答上面的问题。",
+    },
+    "interview_choose_role": {
+        "en": "Which position are you interviewing for?",
+        "zh": "您要面试哪个职位？",
+    },
+    "interview_unknown_role": {
+        "en": "I don't know that position. Please pick one from the list.",
+        "zh": "没有找到该职位，请从列表中选择。",
+    },
+    "interview_help": {
+        "en": "I ask the questions one at a time; just type your answer. "
+        "/cancel withdraws from the interview, /delete erases your data, "
+        "/lang en or /lang zh switches the language.",
+        "zh": "我会逐一提问，您直接输入回答即可。/cancel 退出面试，/delete 删除您的数据，"
+        "/lang en 或 /lang zh 切换语言。",
+    },
+    # ---- commands shared by every flow ----------------------------------------------
+    "confirm_yes": {"en": "Yes", "zh": "是"},
+    "confirm_no": {"en": "No", "zh": "否"},
+    "cancel_confirm": {
+        "en": "Do you want to end this conversation? If it is an interview, you withdraw from it.",
+        "zh": "确定要结束本次对话吗？如果是面试，您将退出面试。",
+    },
+    "cancel_done": {
+        "en": "Done: this conversation is closed. Write /start whenever you want to begin again.",
+        "zh": "已结束本次对话。需要时可发送 /start 重新开始。",
+    },
+    "cancel_kept": {"en": "Fine, let's continue.", "zh": "好的，我们继续。"},
+    "delete_confirm": {
+        "en": "Erase all your messages, answers and evaluations? This cannot be undone.",
+        "zh": "确定删除您的所有消息、回答和评估吗？此操作无法撤销。",
+    },
+    "delete_done": {
+        "en": "Your data has been erased. Only a record that a deletion happened is kept.",
+        "zh": "您的数据已删除，仅保留一条“已执行删除”的记录。",
+    },
+    "delete_kept": {"en": "Nothing was deleted.", "zh": "未删除任何内容。"},
+    "lang_set": {"en": "I will write in English.", "zh": "我将使用中文。"},
+    "lang_choose": {"en": "Which language do you prefer?", "zh": "您希望使用哪种语言？"},
+    "unknown_command": {
+        "en": "I don't know the command /{command}. Write /help to see what I can do.",
+        "zh": "我不认识命令 /{command}。发送 /help 查看可用命令。",
+    },
+    "nothing_to_retry": {
+        "en": "There is no failed evaluation to retry here.",
+        "zh": "这里没有需要重试的评估。",
+    },
+    "invitation_invalid": {
+        "en": "This invitation link is not valid or has already been used. Please ask the "
+        "hiring team for a new one.",
+        "zh": "该邀请链接无效或已被使用，请向招聘团队索取新的链接。",
+    },
+    "invitation_required": {
+        "en": "Interviews start from an invitation link sent by the hiring team.",
+        "zh": "面试需要通过招聘团队发送的邀请链接开始。",
+    },
+    "conversation_closed": {
+        "en": "This conversation has ended. Start a new one with /start.",
+        "zh": "本次对话已结束。发送 /start 开始新的对话。",
+    },
+    # ---- Telegram: the command menu (setMyCommands) -------------------------------------
+    "telegram_command_start": {"en": "Start the interview", "zh": "开始面试"},
+    "telegram_command_help": {"en": "How this works", "zh": "使用说明"},
+    "telegram_command_cancel": {"en": "Withdraw from the interview", "zh": "退出面试"},
+    "telegram_command_delete": {"en": "Erase my data", "zh": "删除我的数据"},
+    "telegram_command_lang": {
+        "en": "Language: /lang en or /lang zh",
+        "zh": "语言：/lang en 或 /lang zh",
+    },
+    # ---- Slack: help-desk status line and the assistant panel's suggested prompts --------
+    "slack_thinking": {"en": "is thinking...", "zh": "正在思考..."},
+    "slack_prompts_title": {"en": "Try asking:", "zh": "您可以这样问："},
+    "slack_prompt_1_title": {"en": "Reset my password", "zh": "重置密码"},
+    "slack_prompt_1_message": {
+        "en": "How do I reset my password?",
+        "zh": "我该如何重置密码？",
+    },
+    "slack_prompt_2_title": {"en": "Set up the VPN", "zh": "设置 VPN"},
+    "slack_prompt_2_message": {
+        "en": "How do I set up the VPN on my laptop?",
+        "zh": "如何在笔记本电脑上设置 VPN？",
+    },
+    "slack_prompt_3_title": {"en": "Request equipment", "zh": "申请设备"},
+    "slack_prompt_3_message": {
+        "en": "How do I request a new monitor or keyboard?",
+        "zh": "如何申请新的显示器或键盘？",
+    },
+}
+
+
+def text(key: str, lang: Lang = "en", **values: object) -> str:
+    """The text for `key` in `lang` (English when there is no translation)."""
+    entry = TEXTS[key]
+    template = entry.get(lang) or entry["en"]
+    return template.format(**values) if values else template

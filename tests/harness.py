@@ -1,0 +1,137 @@
+"""A bot core wired for tests: real store, real LLM client, the scripted LLM server, and a
+renderer that records what a user would see. Nothing of ours is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.store.sql import SqlStore
+
+from bot.app import default_flows
+from bot.domain import (
+    Buttons,
+    ConversationKey,
+    FlowStart,
+    Incoming,
+    InputKind,
+    Message,
+    Output,
+    Platform,
+    TextDelta,
+    TextDone,
+    UserRef,
+)
+from bot.engine import Engine, EngineOptions
+from bot.llm.client import OpenAICompatibleLLM
+from bot.ports import Receipt
+from bot.prompts import PromptLibrary
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass
+class Recorder:
+    """A renderer that keeps every turn's outputs."""
+
+    turns: list[tuple[ConversationKey, list[Output]]] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        items: list[Output] = []
+        self.turns.append((key, items))
+        async for output in outputs:
+            items.append(output)
+            self._changed.set()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+        """Wait until `predicate()` holds, rechecked on every output rendered."""
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    def texts(self) -> list[str]:
+        """What the user read, one entry per complete message."""
+        return [
+            o.text
+            for _, outputs in self.turns
+            for o in outputs
+            if isinstance(o, TextDone | Message | Buttons)
+        ]
+
+    def deltas(self) -> list[str]:
+        return [o.text for _, outputs in self.turns for o in outputs if isinstance(o, TextDelta)]
+
+
+@dataclass
+class Harness:
+    engine: Engine
+    store: SqlStore
+    llm: OpenAICompatibleLLM
+    seen: Recorder
+    user: UserRef = UserRef(Platform.CONSOLE, "alice", "Alice")
+
+    @property
+    def key(self) -> ConversationKey:
+        return ConversationKey.user_in_chat(
+            Platform.CONSOLE, "terminal", self.user.platform_user_id
+        )
+
+    def incoming(
+        self,
+        text: str = "",
+        *,
+        kind: InputKind = InputKind.TEXT,
+        event_id: str | None = None,
+        flow: str = "support",
+        params: dict[str, str] | None = None,
+        action_id: str = "",
+    ) -> Incoming:
+        return Incoming(
+            self.key,
+            self.user,
+            kind,
+            text,
+            action_id=action_id,
+            event_id=event_id,
+            start=FlowStart(flow, params or {}),
+        )
+
+    async def send(self, text: str = "", **kwargs: object) -> Receipt:
+        receipt = await self.engine.submit(self.incoming(text, **kwargs))  # type: ignore[arg-type]
+        await receipt.wait()
+        return receipt
+
+
+@asynccontextmanager
+async def harness(
+    llm_url: str,
+    db_url: str,
+    *,
+    schema: str | None = None,
+    retry_interval_s: float = 0.2,
+    options: EngineOptions | None = None,
+) -> AsyncIterator[Harness]:
+    store = SqlStore(db_url, schema=schema) if schema else SqlStore(db_url)
+    llm = OpenAICompatibleLLM(llm_url, max_retries=1, backoff_s=0.01, timeout_s=10)
+    await store.upgrade()
+    engine = Engine(
+        store,
+        llm,
+        PromptLibrary(PROMPTS),
+        default_flows(),
+        options or EngineOptions(retry_interval_s=retry_interval_s),
+    )
+    seen = Recorder()
+    engine.attach(Platform.CONSOLE, seen)
+    await engine.start()
+    try:
+        yield Harness(engine, store, llm, seen)
+    finally:
+        await engine.stop()
+        await llm.close()
+        await store.close()
