@@ -23,6 +23,7 @@ from bot.commands import (
     run_command,
 )
 from bot.domain import (
+    Buttons,
     ConversationKey,
     FlowStart,
     Handoff,
@@ -180,6 +181,38 @@ class Engine:
         """Wait until no turn is running (tests, the terminal at end of input)."""
         while running := [t for t in self._workers.values() if not t.done()]:
             await asyncio.wait(running)
+
+    async def notify(
+        self,
+        conversation_id: int,
+        outputs: list[Output],
+        status: ConversationStatus | None = None,
+    ) -> None:
+        """A message the bot starts (a reminder, an expiry), in order with the turns: under
+        the conversation's locks, rendered, stored, and the status changed if asked."""
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock, self.store.conversation_lock(conversation_id):
+            conversation = await self.store.get_conversation(conversation_id)
+            turn = _Turn(conversation_id, str(conversation.state.get("lang", "en")))
+
+            async def events() -> AsyncIterator[FlowEvent]:
+                for output in outputs:
+                    yield output
+
+            await self._render(conversation.key, events(), turn)
+            if status is not None and turn.finished is None:
+                turn.finished = status.value
+            replies = [NewReply(o.text) for o in turn.outputs if isinstance(o, Message | Buttons)]
+            await self.store.commit_turn(
+                TurnCommit(
+                    conversation_id=conversation_id,
+                    answered_message_ids=[],
+                    state=conversation.state,
+                    status=ConversationStatus(turn.finished or conversation.status),
+                    replies=replies,
+                )
+            )
+            await self._announce(conversation, turn, None)
 
     def kick(self, conversation_id: int) -> None:
         self._dirty.add(conversation_id)

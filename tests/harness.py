@@ -4,12 +4,10 @@ renderer that records what a user would see. Nothing of ours is replaced."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from bot.store.sql import SqlStore
 
 from bot.app import default_flows
 from bot.domain import (
@@ -29,6 +27,7 @@ from bot.engine import Engine, EngineOptions
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Receipt
 from bot.prompts import PromptLibrary
+from bot.store.sql import SqlStore
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -105,6 +104,15 @@ class Harness:
         receipt = await self.engine.submit(self.incoming(text, **kwargs))  # type: ignore[arg-type]
         await receipt.wait()
         return receipt
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
+    """Poll an async condition (a database state) until it holds."""
+    for _ in range(int(timeout_s / 0.02)):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 @asynccontextmanager

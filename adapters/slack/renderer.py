@@ -104,13 +104,16 @@ class SlackRenderer:
         try:
             while True:
                 due = writer.due_in() if writer is not None else None
-                if writer is not None and due is not None and due <= 0 and queue.empty():
+                if not queue.empty():
+                    item = queue.get_nowait()
+                elif writer is not None and due is not None and due <= 0:
                     await writer.flush()
                     continue
-                try:
-                    item = await asyncio.wait_for(queue.get(), due)
-                except TimeoutError:
-                    continue  # a flush is due: the loop does it
+                else:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), due)
+                    except TimeoutError:
+                        continue  # a flush is due: the loop does it
                 if isinstance(item, _End):
                     if writer is not None:  # the stream ended without TextDone
                         await writer.finish(writer.text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from bot.domain import InputKind, TextDelta, TextDone, Thinking
+from bot.domain import InputKind, Message, TextDelta, TextDone, Thinking
 from bot.store.api import MessageStatus, Role
 from bot.texts import text
 from tests.fakes.llm_server import Answer, FakeLLMServer
@@ -197,3 +197,19 @@ async def test_history_roles_are_stored(bot: Harness, llm_server: FakeLLMServer)
     roles = [m.role for m in await bot.store.history(conversation.id)]
     assert roles == [Role.USER, Role.ASSISTANT]
     assert all(m.status != MessageStatus.PENDING for m in await bot.store.history(conversation.id))
+
+
+async def test_notify_speaks_first_stores_it_and_can_close(
+    bot: Harness, llm_server: FakeLLMServer
+) -> None:
+    from bot.store.api import ConversationStatus
+
+    llm_server.enqueue("hi")
+    await bot.send("hello")
+    conversation = await bot.store.active_conversation(bot.key)
+    assert conversation is not None
+    await bot.engine.notify(conversation.id, [Message("A reminder.")])
+    assert bot.seen.texts()[-1] == "A reminder."
+    assert (await stored(bot))[-1] == ("assistant", "text", "A reminder.")
+    await bot.engine.notify(conversation.id, [Message("Closed.")], ConversationStatus.EXPIRED)
+    assert (await bot.store.get_conversation(conversation.id)).status is ConversationStatus.EXPIRED

@@ -38,7 +38,9 @@ class Backend:
 
     async def count(self, table: str) -> int:
         async with self.inspector.connect() as connection:
-            return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+            return int(
+                (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

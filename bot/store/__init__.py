@@ -1,0 +1,1 @@
+"""Storage: the Store protocol (api.py) and its SQLAlchemy implementation (sql.py)."""
