@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from bot.commands import (
     ACTION_RETRY_EVALUATION,
@@ -25,15 +25,12 @@ from bot.commands import (
 from bot.domain import (
     Buttons,
     ConversationKey,
-    FlowStart,
     Handoff,
     Incoming,
     InputKind,
     Message,
     Output,
     Platform,
-    TextDelta,
-    TextDone,
     UserRef,
 )
 from bot.errors import DeliveryBlocked, LLMUnavailable, UserFacingError
@@ -61,17 +58,18 @@ from bot.ports import (
     Renderer,
 )
 from bot.prompts import PromptLibrary
+from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
     ConversationStatus,
     MessageRecord,
     MessageStatus,
-    NewEvaluation,
     NewReply,
     Store,
     TurnCommit,
 )
 from bot.texts import text
+from bot.turn import TurnResult, commit_for, rejection
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +84,6 @@ class EngineOptions:
     require_invitation: bool = False
     evaluation_samples: int = 1
     retention_days: int = 180
-
-
-@dataclass(slots=True)
-class _Turn:
-    """What one turn produced, gathered while the renderer shows it."""
-
-    conversation_id: int
-    lang: str
-    outputs: list[Output] = field(default_factory=list)
-    meta: ReplyMeta | None = None
-    evaluation: Evaluated | None = None
-    finished: str | None = None
-    failure: str | None = None  # "unavailable" | "user" | "internal"
 
 
 class Engine:
@@ -120,6 +105,7 @@ class Engine:
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._told_unavailable: set[int] = set()
         self._retry_task: asyncio.Task[None] | None = None
+        self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
         self.backend_up = True
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------
@@ -137,10 +123,12 @@ class Engine:
             return Receipt(accepted=False)
         user_id = await self.store.ensure_user(incoming.user)
         try:
-            conversation, incoming = await self._conversation_for(incoming, user_id)
+            conversation, incoming = await self._starter.for_incoming(incoming, user_id)
         except UserFacingError as exc:
             log.info("start refused for %s: %s", incoming.key.as_str(), exc.detail or exc.text_key)
-            await self._deliver_now(incoming.key, [Message(text(exc.text_key, _lang(incoming)))])
+            await self._deliver_now(
+                incoming.key, [Message(text(exc.text_key, incoming_lang(incoming)))]
+            )
             return Receipt(accepted=True)
         kind, body = check_input(incoming, self.options.max_input_chars)
         event = (platform, incoming.event_id) if incoming.event_id else None
@@ -193,7 +181,7 @@ class Engine:
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock, self.store.conversation_lock(conversation_id):
             conversation = await self.store.get_conversation(conversation_id)
-            turn = _Turn(conversation_id, str(conversation.state.get("lang", "en")))
+            turn = TurnResult(conversation_id, str(conversation.state.get("lang", "en")))
 
             async def events() -> AsyncIterator[FlowEvent]:
                 for output in outputs:
@@ -249,7 +237,7 @@ class Engine:
         flow = self.flows.get(conversation.flow)
         state = flow.state_type.model_validate(conversation.state)
         ctx = await self._context(conversation, message)
-        turn = _Turn(conversation_id, state.lang)
+        turn = TurnResult(conversation_id, state.lang)
         events = self._events(flow, ctx, state, message)
         await self._render(conversation.key, events, turn)
         if turn.failure == "unavailable":
@@ -262,7 +250,7 @@ class Engine:
             return True
         if turn.failure is not None:
             state = flow.state_type.model_validate(conversation.state)  # unchanged
-        evaluation_id = await self.store.commit_turn(_commit(conversation, message, state, turn))
+        evaluation_id = await self.store.commit_turn(commit_for(conversation, message, state, turn))
         self._resolve(message.id)
         await self._announce(conversation, turn, evaluation_id)
         return True
@@ -277,7 +265,7 @@ class Engine:
         if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
             return run_command(ctx, flow, state, message, self.store)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
-            return _rejection(message.kind, state.lang, self.options.max_input_chars)
+            return rejection(message.kind, state.lang, self.options.max_input_chars)
         user_input = UserInput(
             "action" if message.kind == InputKind.ACTION else "text",
             message.text,
@@ -286,7 +274,7 @@ class Engine:
         return flow.on_input(ctx, state, user_input)
 
     async def _render(
-        self, key: ConversationKey, events: AsyncIterator[FlowEvent], turn: _Turn
+        self, key: ConversationKey, events: AsyncIterator[FlowEvent], turn: TurnResult
     ) -> None:
         """Run the flow and the renderer side by side; a flow failure becomes a notice."""
         queue: asyncio.Queue[Output | None] = asyncio.Queue()
@@ -314,7 +302,7 @@ class Engine:
         self,
         key: ConversationKey,
         events: AsyncIterator[FlowEvent],
-        turn: _Turn,
+        turn: TurnResult,
         queue: asyncio.Queue[Output | None],
     ) -> None:
         try:
@@ -354,57 +342,6 @@ class Engine:
 
     # ---- helpers -----------------------------------------------------------------------
 
-    async def _conversation_for(
-        self, incoming: Incoming, user_id: int
-    ) -> tuple[ConversationRecord, Incoming]:
-        """The conversation this input belongs to, creating one when it starts a flow.
-
-        A /start while the same flow is active does not throw the progress away: it is
-        answered like /help, with where the conversation stands."""
-        active = await self.store.active_conversation(incoming.key)
-        start = incoming.start
-        if incoming.kind is InputKind.START and start is not None:
-            if (
-                active is not None
-                and active.flow == start.flow
-                and active.state.get("started_with", {}) == start.params
-            ):
-                return active, replace(incoming, kind=InputKind.COMMAND, text="help")
-            start = await self._resolve_start(start, user_id)
-            return await self._create(incoming, user_id, start), incoming
-        if active is not None:
-            return active, incoming
-        if start is None:
-            raise UserFacingError("conversation_closed", "no active conversation")
-        created = await self._create(incoming, user_id, await self._resolve_start(start, user_id))
-        return created, incoming
-
-    async def _resolve_start(self, start: FlowStart, user_id: int) -> FlowStart:
-        if start.flow not in self.flows:
-            raise UserFacingError("internal_error", f"unknown flow {start.flow!r}")
-        params = dict(start.params)
-        token = params.pop("invitation", "")
-        if token:
-            invitation = await self.store.use_invitation(token, user_id)
-            if invitation is None:
-                raise UserFacingError("invitation_invalid", "unknown or used invitation")
-            params["role"] = invitation.role
-        elif start.flow == "interview" and self.options.require_invitation:
-            raise UserFacingError("invitation_required", "interview without invitation")
-        return FlowStart(start.flow, params)
-
-    async def _create(
-        self, incoming: Incoming, user_id: int, start: FlowStart
-    ) -> ConversationRecord:
-        flow = self.flows.get(start.flow)
-        state = flow.new_state(start, incoming.user, self.prompts)
-        state.started_with = dict(incoming.start.params) if incoming.start else {}
-        conversation = await self.store.create_conversation(
-            incoming.key, user_id, start.flow, state.model_dump(mode="json")
-        )
-        log.info("conversation %s started: %s %s", conversation.id, start.flow, start.params)
-        return conversation
-
     async def _context(
         self, conversation: ConversationRecord, message: MessageRecord
     ) -> TurnContext:
@@ -433,7 +370,7 @@ class Engine:
         )
 
     async def _announce(
-        self, conversation: ConversationRecord, turn: _Turn, evaluation_id: int | None
+        self, conversation: ConversationRecord, turn: TurnResult, evaluation_id: int | None
     ) -> None:
         events: list[DomainEvent] = []
         if evaluation_id is not None and turn.evaluation is not None:
@@ -482,53 +419,3 @@ class Engine:
                 await self.resume()
             except Exception:
                 log.exception("retrying saved messages failed; trying again later")
-
-
-async def _rejection(kind: str, lang: str, limit: int) -> AsyncIterator[FlowEvent]:
-    yield Message(text(f"input_{kind}", lang, limit=limit))
-
-
-def _lang(incoming: Incoming) -> str:
-    return "zh" if (incoming.user.locale or "").startswith("zh") else "en"
-
-
-def _commit(
-    conversation: ConversationRecord, message: MessageRecord, state: FlowState, turn: _Turn
-) -> TurnCommit:
-    meta = turn.meta
-    replies = []
-    for output in turn.outputs:
-        body = getattr(output, "text", "")
-        if not body or isinstance(output, TextDelta):
-            continue
-        if isinstance(output, TextDone) and meta is not None:
-            usage = meta.usage
-            replies.append(
-                NewReply(
-                    body,
-                    model=meta.model,
-                    prompt_version=meta.prompt_version,
-                    prompt_tokens=usage.prompt_tokens if usage else None,
-                    completion_tokens=usage.completion_tokens if usage else None,
-                    cached_tokens=usage.cached_tokens if usage else None,
-                    ttft_ms=meta.ttft_ms,
-                    latency_ms=meta.latency_ms,
-                )
-            )
-        else:
-            replies.append(NewReply(body))
-    evaluation = None
-    if turn.evaluation is not None:
-        e = turn.evaluation
-        evaluation = NewEvaluation(
-            e.status, e.data, e.raw_output, e.model, e.prompt_version, e.role_version, e.error
-        )
-    status = ConversationStatus(turn.finished) if turn.finished else conversation.status
-    return TurnCommit(
-        conversation_id=conversation.id,
-        answered_message_ids=[message.id],
-        state=state.model_dump(mode="json"),
-        status=status,
-        replies=replies,
-        evaluation=evaluation,
-    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.domain import ConversationKey, Platform
 from bot.store.api import (
     AuditRecord,
@@ -113,3 +117,13 @@ def audit_record(row: AuditEntry) -> AuditRecord:
         details=dict(row.details),
         at=row.at,
     )
+
+
+Row = TypeVar("Row", User, Conversation, Message, Evaluation)
+
+
+async def get_row(session: AsyncSession, model: type[Row], ident: int) -> Row:
+    row = await session.get(model, ident)
+    if row is None:
+        raise LookupError(f"no {model.__tablename__} row with id {ident}")
+    return row

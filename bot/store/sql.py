@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -47,10 +46,12 @@ from bot.store.records import (
     conversation_record,
     decision_record,
     evaluation_record,
+    get_row,
     invitation_record,
     message_record,
     user_record,
 )
+from bot.store.turns import write_turn
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class SqlStore:
 
     async def get_user(self, user_id: int) -> UserRecord:
         async with self._sessions() as session:
-            return user_record(await _get(session, User, user_id))
+            return user_record(await get_row(session, User, user_id))
 
     async def event_seen(self, platform: Platform, event_id: str) -> bool:
         async with self._sessions() as session:
@@ -159,13 +160,13 @@ class SqlStore:
 
     async def get_conversation(self, conversation_id: int) -> ConversationRecord:
         async with self._sessions() as session:
-            return conversation_record(await _get(session, Conversation, conversation_id))
+            return conversation_record(await get_row(session, Conversation, conversation_id))
 
     async def set_conversation_status(
         self, conversation_id: int, status: ConversationStatus
     ) -> None:
         async with self._sessions.begin() as session:
-            row = await _get(session, Conversation, conversation_id)
+            row = await get_row(session, Conversation, conversation_id)
             row.status, row.updated_at = status.value, utcnow()
 
     async def list_conversations(
@@ -217,7 +218,7 @@ class SqlStore:
                 await session.flush()
                 if seen is not None:
                     seen.message_id = message.id
-                conversation = await _get(session, Conversation, conversation_id)
+                conversation = await get_row(session, Conversation, conversation_id)
                 conversation.updated_at = now
                 return message_record(message)
         except IntegrityError:
@@ -228,7 +229,7 @@ class SqlStore:
 
     async def mark_message(self, message_id: int, status: MessageStatus) -> None:
         async with self._sessions.begin() as session:
-            row = await _get(session, Message, message_id)
+            row = await get_row(session, Message, message_id)
             row.status = status.value
             if status is not MessageStatus.PENDING:
                 row.answered_at = utcnow()
@@ -276,75 +277,12 @@ class SqlStore:
             return [message_record(row) for row in await session.scalars(query)]
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
-        now = utcnow()
         async with self._sessions.begin() as session:
-            conversation = await _get(session, Conversation, turn.conversation_id)
-            for reply in turn.replies:
-                session.add(
-                    Message(
-                        conversation_id=turn.conversation_id,
-                        role=Role.ASSISTANT.value,
-                        kind="text",
-                        text=reply.text,
-                        status=MessageStatus.SENT.value,
-                        model=reply.model,
-                        prompt_version=reply.prompt_version,
-                        prompt_tokens=reply.prompt_tokens,
-                        completion_tokens=reply.completion_tokens,
-                        cached_tokens=reply.cached_tokens,
-                        ttft_ms=reply.ttft_ms,
-                        latency_ms=reply.latency_ms,
-                        created_at=now,
-                        answered_at=now,
-                    )
-                )
-            if turn.answered_message_ids:
-                await session.execute(
-                    update(Message)
-                    .where(
-                        Message.id.in_(turn.answered_message_ids),
-                        Message.conversation_id == turn.conversation_id,
-                    )
-                    .values(status=MessageStatus.ANSWERED.value, answered_at=now)
-                )
-            conversation.state, conversation.status = turn.state, turn.status.value
-            conversation.updated_at = now
-            if turn.evaluation is None:
-                return None
-            new = turn.evaluation
-            evaluation = Evaluation(
-                conversation_id=turn.conversation_id,
-                status=new.status,
-                data=new.data,
-                raw_output=new.raw_output,
-                model=new.model,
-                prompt_version=new.prompt_version,
-                role_version=new.role_version,
-                error=new.error,
-                created_at=now,
-            )
-            session.add(evaluation)
-            await session.flush()
-            session.add(
-                AuditEntry(
-                    event="evaluation",
-                    actor="bot",
-                    subject=f"conversation:{turn.conversation_id}",
-                    details={
-                        "evaluation_id": evaluation.id,
-                        "status": new.status,
-                        "model": new.model,
-                        "prompt_version": new.prompt_version,
-                        "role_version": new.role_version,
-                    },
-                    at=now,
-                )
-            )
-            return evaluation.id
+            return await write_turn(session, turn)
 
     async def get_evaluation(self, evaluation_id: int) -> EvaluationRecord:
         async with self._sessions() as session:
-            return evaluation_record(await _get(session, Evaluation, evaluation_id))
+            return evaluation_record(await get_row(session, Evaluation, evaluation_id))
 
     async def evaluations_for(self, conversation_id: int) -> list[EvaluationRecord]:
         query = (
@@ -411,7 +349,7 @@ class SqlStore:
     ) -> DecisionRecord:
         now = utcnow()
         async with self._sessions.begin() as session:
-            await _get(session, Evaluation, evaluation_id)
+            await get_row(session, Evaluation, evaluation_id)
             row = Decision(
                 evaluation_id=evaluation_id,
                 decision=decision,
@@ -452,7 +390,7 @@ class SqlStore:
 
     async def delete_user_data(self, user_id: int, requested_by: str) -> None:
         async with self._sessions.begin() as session:
-            user = await _get(session, User, user_id)
+            user = await get_row(session, User, user_id)
             hashed = await erase_user(session, user, requested_by)
         log.info("user data erased (tombstone %s..., requested by %s)", hashed[:12], requested_by)
 
@@ -482,16 +420,6 @@ class SqlStore:
 @asynccontextmanager
 async def _no_lock() -> AsyncIterator[None]:
     yield
-
-
-Row = TypeVar("Row", User, Conversation, Message, Evaluation)
-
-
-async def _get(session: AsyncSession, model: type[Row], ident: int) -> Row:
-    row = await session.get(model, ident)
-    if row is None:
-        raise LookupError(f"no {model.__tablename__} row with id {ident}")
-    return row
 
 
 async def _upsert_user(session: AsyncSession, user: UserRef) -> int:

@@ -1,0 +1,77 @@
+"""Which conversation an input belongs to; creating one when the input starts a flow."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.domain import FlowStart, Incoming, InputKind
+from bot.errors import UserFacingError
+from bot.flows.base import FlowRegistry
+from bot.prompts import PromptLibrary
+from bot.store.api import ConversationRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class ConversationStarter:
+    def __init__(
+        self, store: Store, flows: FlowRegistry, prompts: PromptLibrary, require_invitation: bool
+    ) -> None:
+        self.store, self.flows, self.prompts = store, flows, prompts
+        self.require_invitation = require_invitation
+
+    async def for_incoming(
+        self, incoming: Incoming, user_id: int
+    ) -> tuple[ConversationRecord, Incoming]:
+        """The conversation this input belongs to, creating one when it starts a flow.
+
+        A /start while the same flow is active does not throw the progress away: it is
+        answered like /help, with where the conversation stands."""
+        active = await self.store.active_conversation(incoming.key)
+        start = incoming.start
+        if incoming.kind is InputKind.START and start is not None:
+            if (
+                active is not None
+                and active.flow == start.flow
+                and active.state.get("started_with", {}) == start.params
+            ):
+                return active, replace(incoming, kind=InputKind.COMMAND, text="help")
+            start = await self._resolve_start(start, user_id)
+            return await self._create(incoming, user_id, start), incoming
+        if active is not None:
+            return active, incoming
+        if start is None:
+            raise UserFacingError("conversation_closed", "no active conversation")
+        created = await self._create(incoming, user_id, await self._resolve_start(start, user_id))
+        return created, incoming
+
+    async def _resolve_start(self, start: FlowStart, user_id: int) -> FlowStart:
+        if start.flow not in self.flows:
+            raise UserFacingError("internal_error", f"unknown flow {start.flow!r}")
+        params = dict(start.params)
+        token = params.pop("invitation", "")
+        if token:
+            invitation = await self.store.use_invitation(token, user_id)
+            if invitation is None:
+                raise UserFacingError("invitation_invalid", "unknown or used invitation")
+            params["role"] = invitation.role
+        elif start.flow == "interview" and self.require_invitation:
+            raise UserFacingError("invitation_required", "interview without invitation")
+        return FlowStart(start.flow, params)
+
+    async def _create(
+        self, incoming: Incoming, user_id: int, start: FlowStart
+    ) -> ConversationRecord:
+        flow = self.flows.get(start.flow)
+        state = flow.new_state(start, incoming.user, self.prompts)
+        state.started_with = dict(incoming.start.params) if incoming.start else {}
+        conversation = await self.store.create_conversation(
+            incoming.key, user_id, start.flow, state.model_dump(mode="json")
+        )
+        log.info("conversation %s started: %s %s", conversation.id, start.flow, start.params)
+        return conversation
+
+
+def incoming_lang(incoming: Incoming) -> str:
+    return "zh" if (incoming.user.locale or "").startswith("zh") else "en"
