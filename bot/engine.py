@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from bot import metrics
 from bot.commands import (
     ACTION_RETRY_EVALUATION,
     COMMAND_ACTION_PREFIX,
@@ -120,6 +121,7 @@ class Engine:
         platform = incoming.key.platform
         if incoming.event_id and await self.store.event_seen(platform, incoming.event_id):
             log.info("duplicate %s event %s dropped", platform.value, incoming.event_id)
+            metrics.DUPLICATES.inc()
             return Receipt(accepted=False)
         user_id = await self.store.ensure_user(incoming.user)
         try:
@@ -240,9 +242,11 @@ class Engine:
         turn = TurnResult(conversation_id, state.lang)
         events = self._events(flow, ctx, state, message)
         await self._render(conversation.key, events, turn)
+        metrics.TURNS.labels(conversation.flow, turn.failure or "ok").inc()
         if turn.failure == "unavailable":
             self.backend_up = False
             return False
+        metrics.observe_reply(turn.meta)
         self.backend_up = True
         self._told_unavailable.discard(conversation_id)
         if turn.failure == "deleted":

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.llm.types import LLM
+from bot.metrics import LLM_UP, exposition
 from bot.store.api import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,5 @@ class HttpServer:
         return web.json_response({"database": database, "llm": llm}, status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        up = 1 if await self.llm.ping() else 0
-        body = f"# TYPE chatbot_llm_up gauge\nchatbot_llm_up {up}\n"
-        return web.Response(text=body, content_type="text/plain")
+        LLM_UP.set(1 if await self.llm.ping() else 0)
+        return web.Response(body=exposition(), content_type="text/plain")

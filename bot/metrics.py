@@ -1,0 +1,49 @@
+"""Prometheus metrics of the bot, served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.flows.base import ReplyMeta
+
+REGISTRY = CollectorRegistry()
+
+TURNS = Counter(
+    "chatbot_turns", "Turns run, by flow and outcome", ["flow", "outcome"], registry=REGISTRY
+)
+DUPLICATES = Counter(
+    "chatbot_duplicate_events", "Platform events dropped as duplicates", registry=REGISTRY
+)
+TTFT = Histogram(
+    "chatbot_time_to_first_token_seconds",
+    "Model time to first content token",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "chatbot_reply_seconds",
+    "Model time for a whole reply",
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+TOKENS = Counter("chatbot_tokens", "Tokens used, by kind", ["kind"], registry=REGISTRY)
+LLM_UP = Gauge(
+    "chatbot_llm_up", "1 when the model server answered the last probe", registry=REGISTRY
+)
+
+
+def observe_reply(meta: ReplyMeta | None) -> None:
+    if meta is None:
+        return
+    if meta.ttft_ms is not None:
+        TTFT.observe(meta.ttft_ms / 1000)
+    if meta.latency_ms is not None:
+        LATENCY.observe(meta.latency_ms / 1000)
+    if meta.usage is not None:
+        TOKENS.labels("prompt").inc(meta.usage.prompt_tokens)
+        TOKENS.labels("completion").inc(meta.usage.completion_tokens)
+        TOKENS.labels("cached").inc(meta.usage.cached_tokens)
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)
