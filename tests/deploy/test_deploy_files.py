@@ -283,8 +283,10 @@ def test_bot_deployment(
     assert bot["spec"]["replicas"] >= 2
     (container,) = containers(bot)
     port = int(k8s_env.get("BOT_HTTP_PORT", DEFAULT_HTTP_PORT))
+    # ready only when the database and the model answer; alive as long as the process is
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     for probe in (container["readinessProbe"], container["livenessProbe"]):
-        assert probe["httpGet"]["path"] == "/healthz"
         assert probe_port(container, probe) == port
     assert container["resources"]["requests"] and container["resources"]["limits"]
     sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
