@@ -3,13 +3,13 @@
 Meant for a session- or module-scoped fixture:
 
     server = VLLMServer.from_environment(log_dir)
-    if reason := server.unavailable_reason():
+    if reason := server.unavailable_reason():   # only: the vLLM venv is missing
         pytest.skip(reason)
-    base_url = server.start()   # "http://127.0.0.1:PORT/v1"
+    base_url = server.start()   # prepares the model if needed; "http://127.0.0.1:PORT/v1"
     yield server
     server.stop()
 
-Starting takes ~15-30 s on 2 cores (see /work/notes/vllm.md), so share one server widely.
+Starting takes ~30 s on 2 cores (plus ~20 s once to convert the model) (see /work/notes/vllm.md), so share one server widely.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bot.localmodel.serve import (
     MODEL_NAME,
+    REPO_ROOT,
     LocalModelPaths,
     start_server,
     stop_server,
@@ -60,12 +61,14 @@ class VLLMServer:
                 f"no vLLM venv at {self.paths.venv} (run bot/localmodel/install.sh, "
                 "or set BOT_LOCAL_VLLM_VENV)"
             )
-        if not self.paths.model_ready():
-            return (
-                f"no prepared model at {self.paths.model_dir} (run: "
-                f"PYTHONPATH=. {' '.join(self.paths.prepare_command())})"
-            )
         return None
+
+    def ensure_model(self) -> None:
+        """Convert the GGUF once (~20 s) with the vLLM venv's python; a no-op when done."""
+        if self.paths.model_ready():
+            return
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        subprocess.run([*self.paths.prepare_command(), "--quiet"], check=True, env=env)
 
     @property
     def root_url(self) -> str:
@@ -79,6 +82,7 @@ class VLLMServer:
         """Launch on a fresh free port and wait until /health answers; return the /v1 URL."""
         if self.proc is not None:
             raise RuntimeError("vLLM server already started")
+        self.ensure_model()
         self.port = free_port()
         began = time.monotonic()
         self.proc = start_server(self.paths, HOST, self.port, self.log_path)

@@ -53,6 +53,7 @@ class InterviewState(FlowState):
     answers: list[Answer] = Field(default_factory=list)
     follow_ups: dict[str, int] = Field(default_factory=dict)  # question id -> asked
     awaiting_follow_up: bool = False
+    consent_shown: bool = False  # the full notice was shown; later reminders are short
     consented_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -111,7 +112,7 @@ class InterviewFlow:
                 yield Handoff("human_alternative", f"role {state.role_id}")
                 yield Finished("finished")
             else:
-                yield self._consent(ctx, state, again=True)
+                yield self._consent(ctx, state)
         elif state.stage != "asking":
             yield Message(text("interview_already_done", state.lang))
         elif user_input.kind != "text":
@@ -213,7 +214,7 @@ class InterviewFlow:
         )
         return f"{progress}\n{question.text.get(state.lang)}"
 
-    def _consent(self, ctx: TurnContext, state: InterviewState, again: bool = False) -> Buttons:
+    def _consent(self, ctx: TurnContext, state: InterviewState) -> Buttons:
         role = self._role(ctx, state)
         competencies = ", ".join(c.name.get(state.lang) for c in role.competencies)
         notice = text(
@@ -225,8 +226,9 @@ class InterviewFlow:
             competencies=competencies,
             days=ctx.retention_days,
         )
-        if again:
+        if state.consent_shown:
             notice = text("interview_consent_needed", state.lang)
+        state.consent_shown = True
         return Buttons(
             notice,
             (

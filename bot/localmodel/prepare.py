@@ -83,7 +83,7 @@ def prepare(cache_dir: Path, *, progress: bool = True) -> Path:
     staging.mkdir(parents=True)
     with _steps(progress, total=4) as step:
         step(f"loading and dequantizing {gguf.name}")
-        model, tokenizer = _load_dequantized(gguf)
+        model, tokenizer = _load_dequantized(gguf, progress=progress)
         step("saving bf16 safetensors and tokenizer")
         _save(model, tokenizer, staging)
         del model
@@ -105,7 +105,7 @@ def _steps(progress: bool, total: int) -> Iterator[Step]:
         yield lambda _label: None
         return
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
     except ImportError:
         yield lambda label: print(f"-> {label}", flush=True)
         return
@@ -123,9 +123,18 @@ def _steps(progress: bool, total: int) -> Iterator[Step]:
         bar.update(bar.total - bar.n)
 
 
-def _load_dequantized(gguf: Path) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+def _load_dequantized(gguf: Path, *, progress: bool) -> tuple[Any, Any]:
+    # Only in the vLLM venv; the bot's venv (where mypy runs) has neither.
+    import torch  # type: ignore[import-not-found]
+    from transformers import (  # type: ignore[import-not-found]
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        GgufConfig,
+    )
+    from transformers.utils import logging as transformers_logging
+
+    if not progress:
+        transformers_logging.disable_progress_bar()
 
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent,

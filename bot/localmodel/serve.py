@@ -7,6 +7,7 @@ that would fight the bot's dependencies.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -214,7 +215,5 @@ def stop_server(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass  # already gone

@@ -8,31 +8,48 @@ import logging
 
 from tests.bench.engine import run_engine_bench
 from tests.bench.report import table
+from tests.bench.slack import run_slack_bench
+from tests.bench.telegram import run_telegram_bench
+
+# (conversations, turns) when not given: each mode's default run stays within about a minute
+DEFAULTS = {"engine": (50, 4), "telegram": (20, 3), "slack": (20, 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
-    parser.add_argument("modes", nargs="*", default=["engine"], help="engine")
-    parser.add_argument("--conversations", type=int, default=50)
-    parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("modes", nargs="*", default=["engine"], help="engine, telegram, slack")
+    parser.add_argument("--conversations", type=int, default=None, help="per mode: 50, 20, 20")
+    parser.add_argument("--turns", type=int, default=None, help="per conversation: 4, 3, 3")
+    parser.add_argument(
+        "--mentions", type=int, default=None, help="slack: channel threads (default half)"
+    )
     parser.add_argument("--ttft", type=float, default=0.2, help="seconds, scripted model")
     parser.add_argument("--tokens-per-s", type=float, default=100.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    model = f"scripted model (ttft {args.ttft}s, {args.tokens_per_s:.0f} tokens/s)"
     for mode in args.modes:
+        if mode not in DEFAULTS:
+            parser.error(f"unknown mode {mode!r}")
+        conversations = args.conversations or DEFAULTS[mode][0]
+        turns = args.turns or DEFAULTS[mode][1]
         if mode == "engine":
             figures = asyncio.run(
-                run_engine_bench(args.conversations, args.turns, args.ttft, args.tokens_per_s)
+                run_engine_bench(conversations, turns, args.ttft, args.tokens_per_s)
             )
-            print(
-                table(
-                    f"engine: {args.conversations} concurrent conversations, scripted model "
-                    f"(ttft {args.ttft}s, {args.tokens_per_s:.0f} tokens/s)",
-                    figures,
-                )
+            title = f"engine: {conversations} concurrent conversations, {model}"
+        elif mode == "telegram":
+            figures = asyncio.run(
+                run_telegram_bench(conversations, turns, args.ttft, args.tokens_per_s)
             )
+            title = f"telegram: {conversations} concurrent candidates, {model}"
         else:
-            parser.error(f"unknown mode {mode!r}")
+            mentions = args.mentions if args.mentions is not None else conversations // 2
+            figures = asyncio.run(
+                run_slack_bench(conversations, mentions, turns, args.ttft, args.tokens_per_s)
+            )
+            title = f"slack: {conversations} DMs + {mentions} channel threads, {model}"
+        print(table(title, figures))
 
 
 if __name__ == "__main__":
