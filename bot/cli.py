@@ -6,16 +6,20 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
+from contextlib import ExitStack
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
+from bot.cli_model import model_app
 from bot.config import Settings, load_settings
 from bot.errors import BotError
 
 app = typer.Typer(help="Interview and help-desk bot on your own vLLM.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(model_app, name="model")
 
 log = logging.getLogger("bot")
 
@@ -38,12 +42,35 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    local_model: Annotated[
+        bool, typer.Option(help="start the embedded vLLM if BOT_LLM_BASE_URL does not answer")
+    ] = True,
+) -> None:
     """Every adapter whose credentials are set, the scheduler and the HTTP server; with no
     Slack or Telegram credentials, a support chat in this terminal."""
+    settings = _settings()
+    with ExitStack() as stack:
+        settings = _with_local_model(settings, stack, local_model)
+        _run_everything(settings)
+
+
+def _with_local_model(settings: Settings, stack: ExitStack, local_model: bool) -> Settings:
+    """Start the embedded vLLM when the configured one is a local address that does not
+    answer; a remote or reachable server is used as it is."""
+    from bot.localmodel.launch import is_loopback, local_server, reachable
+
+    url = settings.llm_base_url
+    if not local_model or reachable(url) or not is_loopback(url):
+        return settings
+    port = urlsplit(url).port or 8000
+    served = stack.enter_context(local_server("127.0.0.1", port))
+    return settings.model_copy(update={"llm_base_url": served})
+
+
+def _run_everything(settings: Settings) -> None:
     from bot.app import serve
 
-    settings = _settings()
     if settings.telegram_token is None and settings.slack_bot_token is None:
         typer.echo(
             "No Slack or Telegram credentials are set, so this is the help desk in your "

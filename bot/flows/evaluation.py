@@ -18,12 +18,11 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bot.domain import JSON
-from bot.errors import LLMBadOutput
 from bot.flows.base import TurnContext
 from bot.flows.manipulation import strip_manipulation
 from bot.llm.types import ChatMessage
@@ -39,20 +38,45 @@ MIN_SUBSTANTIVE_WORDS = 4
 class QuestionScore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question_id: str
+    rationale: str = Field(max_length=600)  # reasons first, then the score
     score: int = Field(ge=1, le=5)
-    rationale: str
 
 
 class CompetencyJudgement(BaseModel):
-    """What the model is asked for, per competency (the JSON schema it is held to)."""
+    """What the model returns for one competency. `scores` has one required property per
+    question id (built by `judgement_schema`), so the schema itself, enforced by the
+    server's guided decoding, makes the model score every question exactly once."""
 
     model_config = ConfigDict(extra="forbid")
 
-    questions: list[QuestionScore]
-    rationale: str
-    evidence: list[str] = Field(default_factory=list, max_length=6)
+    evidence: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=6
+    )
+    scores: BaseModel
+    rationale: str = Field(max_length=800)
     possible_manipulation: bool = False
+
+    def score_of(self, question_id: str) -> QuestionScore:
+        score = getattr(self.scores, _field_name(question_id))
+        assert isinstance(score, QuestionScore)
+        return score
+
+
+def _field_name(question_id: str) -> str:
+    return "q_" + question_id.replace("-", "_")
+
+
+def judgement_schema(question_ids: Sequence[str]) -> type[CompetencyJudgement]:
+    fields: dict[str, Any] = {
+        _field_name(qid): (QuestionScore, Field(alias=qid)) for qid in question_ids
+    }
+    scores = create_model(
+        "QuestionScores", __config__=ConfigDict(extra="forbid"), **fields
+    )
+    judgement: type[CompetencyJudgement] = create_model(
+        "CompetencyJudgement", __base__=CompetencyJudgement, scores=(scores, ...)
+    )
+    return judgement
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,34 +154,25 @@ async def evaluate(
         ]
         if not asked:
             continue
-        judgements = []
+        schema = judgement_schema([qid for qid, _ in asked])
+        judgements: list[CompetencyJudgement] = []
         for sample in range(max(1, samples)):
             structured = await ctx.llm.structured(
                 competency_messages(ctx, role, competency, asked),
-                CompetencyJudgement,
+                schema,
                 temperature=0.0 if sample == 0 else 0.7,
                 session_id=ctx.session_id,
             )
             raw_outputs.append(structured.raw)
             model = structured.model
-            judgement = structured.value
-            scored = sorted(q.question_id for q in judgement.questions)
-            if scored != sorted(qid for qid, _ in asked):
-                raise LLMBadOutput(
-                    f"competency {competency.id}: scored {scored}, expected "
-                    f"{sorted(qid for qid, _ in asked)}",
-                    structured.raw,
-                )
-            judgements.append(judgement)
+            judgements.append(structured.value)
         first = judgements[0]
         evidence, dropped = verified_quotes(first.evidence, [text for _, text in asked])
         dropped_total += dropped
         per_question: list[JSON] = []
         question_scores: list[float] = []
         for question_id, text in asked:
-            samples_of = [
-                next(q for q in j.questions if q.question_id == question_id) for j in judgements
-            ]
+            samples_of = [j.score_of(question_id) for j in judgements]
             values = [q.score for q in samples_of]
             score = float(statistics.median(values))
             rationale = samples_of[0].rationale

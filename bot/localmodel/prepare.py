@@ -83,7 +83,7 @@ def prepare(cache_dir: Path, *, progress: bool = True) -> Path:
     staging.mkdir(parents=True)
     with _steps(progress, total=4) as step:
         step(f"loading and dequantizing {gguf.name}")
-        model, tokenizer = _load_dequantized(gguf, progress=progress)
+        model, tokenizer = _load_dequantized(gguf)
         step("saving bf16 safetensors and tokenizer")
         _save(model, tokenizer, staging)
         del model
@@ -123,7 +123,7 @@ def _steps(progress: bool, total: int) -> Iterator[Step]:
         bar.update(bar.total - bar.n)
 
 
-def _load_dequantized(gguf: Path, *, progress: bool) -> tuple[Any, Any]:
+def _load_dequantized(gguf: Path) -> tuple[Any, Any]:
     # Only in the vLLM venv; the bot's venv (where mypy runs) has neither.
     import torch  # type: ignore[import-not-found]
     from transformers import (  # type: ignore[import-not-found]
@@ -131,10 +131,6 @@ def _load_dequantized(gguf: Path, *, progress: bool) -> tuple[Any, Any]:
         AutoTokenizer,
         GgufConfig,
     )
-    from transformers.utils import logging as transformers_logging
-
-    if not progress:
-        transformers_logging.disable_progress_bar()
 
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent,

@@ -38,12 +38,9 @@ def judgement(
 ) -> Answer:
     return Answer(
         json={
-            "questions": [
-                {"question_id": q, "score": score, "rationale": "Covers most points."}
-                for q in questions
-            ],
-            "rationale": "Consistent with the 3-5 anchors.",
             "evidence": evidence or [],
+            "scores": {q: {"rationale": "Covers most points.", "score": score} for q in questions},
+            "rationale": "Consistent with the 3-5 anchors.",
             "possible_manipulation": flagged,
         }
     )
@@ -157,9 +154,9 @@ async def test_scoring_the_wrong_questions_is_a_failure(
 ) -> None:
     await start(bot)
     wrong = judgement(["async-io"])  # api-design left out
-    await answer_all(bot, llm_server, [wrong])
+    await answer_all(bot, llm_server, [wrong, wrong])  # and the repair attempt
     [evaluation] = await evaluations(bot)
-    assert evaluation.status == "failed" and "expected" in evaluation.error
+    assert evaluation.status == "failed" and "did not validate" in evaluation.error
 
 
 async def test_without_a_role_the_candidate_picks_one(
