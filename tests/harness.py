@@ -123,9 +123,10 @@ async def harness(
     schema: str | None = None,
     retry_interval_s: float = 0.2,
     options: EngineOptions | None = None,
+    timeout_s: float = 10,
 ) -> AsyncIterator[Harness]:
     store = SqlStore(db_url, schema=schema) if schema else SqlStore(db_url)
-    llm = OpenAICompatibleLLM(llm_url, max_retries=1, backoff_s=0.01, timeout_s=10)
+    llm = OpenAICompatibleLLM(llm_url, max_retries=1, backoff_s=0.01, timeout_s=timeout_s)
     await store.upgrade()
     engine = Engine(
         store,

@@ -79,11 +79,12 @@ class VLLMServer:
         return f"{self.root_url}/v1"
 
     def start(self) -> str:
-        """Launch on a fresh free port and wait until /health answers; return the /v1 URL."""
+        """Launch (on a free port the first time, on the same port after a restart, so that
+        clients keep their URL) and wait until /health answers; return the /v1 URL."""
         if self.proc is not None:
             raise RuntimeError("vLLM server already started")
         self.ensure_model()
-        self.port = free_port()
+        self.port = self.port or free_port()
         began = time.monotonic()
         self.proc = start_server(self.paths, HOST, self.port, self.log_path)
         try:
@@ -136,3 +137,31 @@ def _rss(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+async def running_requests(root_url: str) -> float:
+    """vLLM's `vllm:num_requests_running` gauge from /metrics."""
+    import re
+
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{root_url}/metrics")
+    response.raise_for_status()
+    match = re.search(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", response.text, re.MULTILINE)
+    assert match, "vllm:num_requests_running missing from /metrics"
+    return float(match.group(1))
+
+
+async def prompt_tokens(root_url: str, model: str, messages: list[dict[str, str]]) -> list[int]:
+    """The token ids vLLM builds from chat messages (its /tokenize endpoint)."""
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{root_url}/tokenize",
+            json={"model": model, "messages": messages, "add_generation_prompt": True},
+        )
+    response.raise_for_status()
+    tokens: list[int] = response.json()["tokens"]
+    return tokens

@@ -38,7 +38,7 @@ MIN_SUBSTANTIVE_WORDS = 4
 class QuestionScore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rationale: str = Field(max_length=600)  # reasons first, then the score
+    rationale: str = Field(max_length=300)  # reasons first, then the score
     score: int = Field(ge=1, le=5)
 
 
@@ -49,11 +49,11 @@ class CompetencyJudgement(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    evidence: list[Annotated[str, Field(max_length=300)]] = Field(
-        default_factory=list, max_length=6
+    evidence: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=3
     )
     scores: BaseModel
-    rationale: str = Field(max_length=800)
+    rationale: str = Field(max_length=400)
     possible_manipulation: bool = False
 
     def score_of(self, question_id: str) -> QuestionScore:
@@ -161,6 +161,7 @@ async def evaluate(
                 competency_messages(ctx, role, competency, asked),
                 schema,
                 temperature=0.0 if sample == 0 else 0.7,
+                max_tokens=900,  # the schema's length limits keep a judgement well below
                 session_id=ctx.session_id,
             )
             raw_outputs.append(structured.raw)

@@ -58,6 +58,13 @@ class MessageRecord:
     status: MessageStatus
     created_at: datetime
     action_id: str = ""
+    # for replies: what producing them cost
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    ttft_ms: int | None = None
+    latency_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

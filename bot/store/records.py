@@ -57,6 +57,12 @@ def message_record(row: Message) -> MessageRecord:
         status=MessageStatus(row.status),
         created_at=row.created_at,
         action_id=row.action_id,
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cached_tokens=row.cached_tokens,
+        ttft_ms=row.ttft_ms,
+        latency_ms=row.latency_ms,
     )
 
 

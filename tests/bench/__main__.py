@@ -11,8 +11,8 @@ from tests.bench.report import table
 from tests.bench.slack import run_slack_bench
 from tests.bench.telegram import run_telegram_bench
 
-# (conversations, turns) when not given: each mode's default run stays within about a minute
-DEFAULTS = {"engine": (50, 4), "telegram": (20, 3), "slack": (20, 3)}
+# (conversations, turns, tokens/s) when not given: each mode's default run takes about a minute
+DEFAULTS = {"engine": (50, 4, 100.0), "telegram": (20, 3, 50.0), "slack": (20, 3, 50.0)}
 
 
 def main() -> None:
@@ -24,30 +24,25 @@ def main() -> None:
         "--mentions", type=int, default=None, help="slack: channel threads (default half)"
     )
     parser.add_argument("--ttft", type=float, default=0.2, help="seconds, scripted model")
-    parser.add_argument("--tokens-per-s", type=float, default=100.0)
+    parser.add_argument("--tokens-per-s", type=float, default=None, help="100, 50, 50")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    model = f"scripted model (ttft {args.ttft}s, {args.tokens_per_s:.0f} tokens/s)"
     for mode in args.modes:
         if mode not in DEFAULTS:
             parser.error(f"unknown mode {mode!r}")
         conversations = args.conversations or DEFAULTS[mode][0]
         turns = args.turns or DEFAULTS[mode][1]
+        rate = args.tokens_per_s or DEFAULTS[mode][2]
+        model = f"scripted model (ttft {args.ttft}s, {rate:.0f} tokens/s)"
         if mode == "engine":
-            figures = asyncio.run(
-                run_engine_bench(conversations, turns, args.ttft, args.tokens_per_s)
-            )
+            figures = asyncio.run(run_engine_bench(conversations, turns, args.ttft, rate))
             title = f"engine: {conversations} concurrent conversations, {model}"
         elif mode == "telegram":
-            figures = asyncio.run(
-                run_telegram_bench(conversations, turns, args.ttft, args.tokens_per_s)
-            )
+            figures = asyncio.run(run_telegram_bench(conversations, turns, args.ttft, rate))
             title = f"telegram: {conversations} concurrent candidates, {model}"
         else:
             mentions = args.mentions if args.mentions is not None else conversations // 2
-            figures = asyncio.run(
-                run_slack_bench(conversations, mentions, turns, args.ttft, args.tokens_per_s)
-            )
+            figures = asyncio.run(run_slack_bench(conversations, mentions, turns, args.ttft, rate))
             title = f"slack: {conversations} DMs + {mentions} channel threads, {model}"
         print(table(title, figures))
 

@@ -23,6 +23,7 @@ from tests.bench.telegram import (
     TURN_TIMEOUT_S,
     ScriptedModel,
     Turn,
+    count_replies,
     delay_figures,
     first_text_delays_ms,
 )
@@ -84,7 +85,7 @@ async def converse(
             )
         except TimeoutError:
             return  # lost: the rest of this person's turns are not sent
-        turn.answered = True
+        turn.answered_at = time.monotonic()
 
 
 async def run_slack_bench(
@@ -156,7 +157,7 @@ async def run_slack_bench(
                 await adapter.stop()
             dms = path_figures(slack, model, dm_turns, employees * turns, "dm_")
             threads = path_figures(slack, model, thread_turns, mentions * turns, "thread_")
-            answered = sum(t.answered for t in dm_turns + thread_turns)
+            answered = sum(t.answered_at is not None for t in dm_turns + thread_turns)
             return {
                 "employees_dm": employees,
                 "channel_threads": mentions,
@@ -188,14 +189,11 @@ def path_figures(
     for method in sorted(by_method):
         figures[f"  {prefix}{method.removeprefix('chat.')}"] = by_method[method] / replies
     delays = first_text_delays_ms(turns, model, lambda turn: visible_text_at(slack, turn))
-    lost = duplicated = 0
-    for turn in turns:
-        shown = sum(turn.tag in m.text for m in slack.workspace.messages if m.bot_id)
-        lost += shown == 0
-        duplicated += max(0, shown - 1)
+    bot_texts = [m.text for m in slack.workspace.messages if m.bot_id and not m.streaming]
+    lost, duplicated = count_replies(turns, lambda turn: bot_texts)
     return {
         **figures,
-        **delay_figures(prefix, delays),
+        **delay_figures(prefix, delays, turns),
         f"{prefix}429s": sum(c.status == 429 for c in calls),
         f"{prefix}lost": lost + (expected - len(turns)),
         f"{prefix}duplicated": duplicated,

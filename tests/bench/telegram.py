@@ -12,6 +12,7 @@ token delay (the role chunk comes first), which is the "LLM first token" time he
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import tempfile
 import time
@@ -34,7 +35,7 @@ FILLER = "lorem ipsum " * 48
 COMPLETE = {"missing_star_parts": [], "missing_reference_points": []}  # no follow-up question
 ROLE = "python-backend"
 QUESTIONS = 6  # the role's question count: the last answer triggers the evaluation
-TURN_TIMEOUT_S = 60.0
+TURN_TIMEOUT_S = 120.0  # a reply held back by a rate limit is late, not lost
 ACCEPT = text("interview_consent_accept")
 
 
@@ -72,7 +73,7 @@ class Turn:
     tag: str
     chat: str  # the chat or channel, as the platform names it
     sent_at: float  # time.monotonic() when the user's message was sent
-    answered: bool = False
+    answered_at: float | None = None  # when the whole reply was on screen
 
 
 def first_text_delays_ms(
@@ -87,11 +88,26 @@ def first_text_delays_ms(
     return delays
 
 
-def delay_figures(prefix: str, delays: list[float]) -> dict[str, float]:
+def delay_figures(prefix: str, delays: list[float], turns: list[Turn]) -> dict[str, float]:
+    """First visible text after the model's first token; whole reply after the message."""
+    replies = [t.answered_at - t.sent_at for t in turns if t.answered_at is not None]
     return {
         f"{prefix}first_text_p50_ms": percentile(delays, 50),
         f"{prefix}first_text_p99_ms": percentile(delays, 99),
+        f"{prefix}reply_done_p50_s": percentile(replies, 50),
+        f"{prefix}reply_done_p99_s": percentile(replies, 99),
+        f"{prefix}reply_done_max_s": max(replies, default=math.nan),
     }
+
+
+def count_replies(turns: list[Turn], bot_texts: Callable[[Turn], list[str]]) -> tuple[int, int]:
+    """(lost, duplicated): a turn without a complete reply, a reply shown more than once."""
+    lost = duplicated = 0
+    for turn in turns:
+        texts = bot_texts(turn)
+        lost += not any(f"end-{turn.tag}" in t for t in texts)
+        duplicated += max(0, sum(turn.tag in t for t in texts) - 1)
+    return lost, duplicated
 
 
 def settings_for(tg: FakeTelegram) -> Settings:
@@ -163,7 +179,7 @@ async def run_telegram_bench(
                             )
                         except AssertionError:
                             return  # lost: the rest of this candidate's turns are not sent
-                        turn.answered = True
+                        turn.answered_at = time.monotonic()
 
                 await asyncio.gather(*(candidate(n, chat) for n, chat in enumerate(chats)))
                 elapsed = time.monotonic() - measured_from
@@ -171,7 +187,7 @@ async def run_telegram_bench(
             finally:
                 await adapter.stop()
             return telegram_figures(tg, model, done, chats, candidates * turns, measured_from) | {
-                "turns_per_s": sum(t.answered for t in done) / elapsed
+                "turns_per_s": sum(t.answered_at is not None for t in done) / elapsed
             }
 
 
@@ -191,11 +207,7 @@ def telegram_figures(
     ]
     by_method = Counter(c.method.lower() for c in to_chats)
     delays = first_text_delays_ms(done, model, lambda turn: visible_text_at(tg, turn))
-    lost = duplicated = 0
-    for turn in done:
-        shown = sum(turn.tag in m.text for m in tg.transcript(int(turn.chat)) if m.from_bot)
-        lost += shown == 0
-        duplicated += max(0, shown - 1)
+    lost, duplicated = count_replies(done, lambda turn: tg.bot_texts(int(turn.chat)))
     return {
         "candidates": len(chats),
         "replies": len(done),
@@ -204,7 +216,7 @@ def telegram_figures(
         "  sendMessageDraft": by_method["sendmessagedraft"] / replies,
         "  sendMessage": by_method["sendmessage"] / replies,
         "  sendChatAction": by_method["sendchataction"] / replies,
-        **delay_figures("", delays),
+        **delay_figures("", delays, done),
         "429s_received": sum(c.status == 429 for c in tg.calls),
         "429s_during_replies": sum(c.status == 429 for c in to_chats),
         "lost": lost + (expected - len(done)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -27,14 +27,10 @@ LONG_SYSTEM_PROMPT = "You are a patient interviewer. " + " ".join(
 )
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
-    server = VLLMServer.from_environment(tmp_path_factory.mktemp("vllm"))
-    if reason := server.unavailable_reason():
-        pytest.skip(reason)
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture
+def vllm_server(vllm: VLLMServer) -> VLLMServer:
+    """The session's server (tests/conftest.py): started once for every vLLM test."""
+    return vllm
 
 
 @pytest.fixture
