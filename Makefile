@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit bench clean
+.PHONY: install local-model run test lint unit bench bench-real quality clean
 
 install: $(STAMP)
 
@@ -15,22 +15,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# vLLM (CPU) and SmolLM2-135M-Instruct converted to safetensors: once, about 2 minutes.
+local-model: $(STAMP)
+	$(BIN)/chatbot model prepare
+
+# The bot on its embedded defaults: SQLite, and the local vLLM unless BOT_LLM_BASE_URL
+# answers; with no Slack or Telegram credentials, the help desk in this terminal.
+run: $(STAMP)
+	$(BIN)/chatbot run
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
-	$(BIN)/pytest -q
+# The whole suite, the end-to-end tests against the real local vLLM included.
+unit: $(STAMP) local-model
+	BOT_REQUIRE_VLLM=1 $(BIN)/pytest -q
 
 test: lint unit
 
-run: $(STAMP)
-	$(BIN)/chatbot run
-
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench engine telegram slack
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.engine import Engine, EngineOptions
+from bot.export import export_user_data
 from bot.flows.base import FlowRegistry
 from bot.flows.interview import InterviewFlow
 from bot.flows.support import SupportFlow
 from bot.http import HttpServer
+from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
@@ -74,7 +76,10 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
                 temperature=settings.llm_temperature,
                 retry_interval_s=retry_interval_s,
                 require_invitation=settings.telegram_require_invitation,
+                evaluation_samples=settings.evaluation_samples,
+                retention_days=settings.retention_days,
             ),
+            exporter=lambda user_id: export_user_data(store, user_id),
         )
         yield Core(settings, store, llm, prompts, engine)
     finally:
@@ -108,6 +113,9 @@ async def serve(settings: Settings) -> None:
         stack.push_async_callback(http.stop)
         await built.engine.start()
         stack.push_async_callback(built.engine.stop)
+        scheduler = scheduler_from_settings(settings, built.engine, built.store)
+        await scheduler.start()
+        stack.push_async_callback(scheduler.stop)
         for adapter in built.adapters:
             await adapter.start()
             stack.push_async_callback(adapter.stop)

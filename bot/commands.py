@@ -6,10 +6,11 @@ messages and their answers are stored.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from bot.domain import Button, Buttons, Message
+from bot.domain import JSON, Button, Buttons, Message
 from bot.errors import BotError
 from bot.flows.base import Finished, Flow, FlowEvent, FlowState, TurnContext
 from bot.store.api import MessageRecord, Store
@@ -19,6 +20,9 @@ COMMAND_ACTION_PREFIX = "cmd:"
 ACTION_CANCEL = "cmd:cancel"
 ACTION_DELETE = "cmd:delete"
 ACTION_RETRY_EVALUATION = "cmd:retry-evaluation"
+
+
+Exporter = Callable[[int], Awaitable[JSON]]  # a person's data, for /export
 
 
 class ConversationDeleted(BotError):
@@ -36,7 +40,12 @@ def _confirm(question_key: str, action_id: str, lang: str) -> Buttons:
 
 
 async def run_command(
-    ctx: TurnContext, flow: Flow, state: FlowState, message: MessageRecord, store: Store
+    ctx: TurnContext,
+    flow: Flow,
+    state: FlowState,
+    message: MessageRecord,
+    store: Store,
+    exporter: Exporter | None = None,
 ) -> AsyncIterator[FlowEvent]:
     lang = state.lang
     if message.action_id == ACTION_CANCEL:
@@ -71,6 +80,10 @@ async def run_command(
         yield _confirm("cancel_confirm", ACTION_CANCEL, lang)
     elif name == "delete":
         yield _confirm("delete_confirm", ACTION_DELETE, lang)
+    elif name == "export" and exporter is not None and ctx.user_id is not None:
+        data = await exporter(ctx.user_id)
+        dump = json.dumps(data, ensure_ascii=False, indent=1, default=str)
+        yield Message(f"{text('export_ready', lang)}\n```\n{dump}\n```")
     else:
         yield Message(text("unknown_command", lang, command=name[:30]))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_require_invitation: bool = False
+    # the bot's @username, for invitation deep links https://t.me/<username>?start=<token>
+    telegram_bot_username: str | None = None
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -59,6 +61,12 @@ class Settings(BaseSettings):
     company_name: str = "Acme"
     max_input_chars: int = Field(default=8000, gt=0)
     retention_days: int = Field(default=180, ge=1)
+    # ---- jobs: reminders, expiry, retention purge (bot.jobs) ----
+    reminder_after_hours: float = Field(default=24.0, gt=0)  # idle candidate reminded
+    expire_after_hours: float = Field(default=72.0, gt=0)  # idle interview expires
+    idle_check_minutes: float = Field(default=10.0, gt=0)  # how often idleness is checked
+    retention_purge_hour: int = Field(default=3, ge=0, le=23)  # daily, UTC
+    evaluation_samples: int = Field(default=1, ge=1, le=9)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("slack_deciders", mode="before")
@@ -74,6 +82,14 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("expire_after_hours")
+    @classmethod
+    def _expiry_after_reminder(cls, value: float, info: ValidationInfo) -> float:
+        reminder = info.data.get("reminder_after_hours")
+        if reminder is not None and value <= reminder:
+            raise ValueError(f"must be longer than BOT_REMINDER_AFTER_HOURS ({reminder})")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,7 @@ from bot.commands import (
     ACTION_RETRY_EVALUATION,
     COMMAND_ACTION_PREFIX,
     ConversationDeleted,
+    Exporter,
     retry_evaluation,
     run_command,
 )
@@ -49,6 +50,7 @@ from bot.flows.base import (
 )
 from bot.inputs import check_input
 from bot.llm.types import LLM
+from bot.locks import KeyedLocks
 from bot.ports import (
     ConversationEnded,
     DomainEvent,
@@ -95,12 +97,15 @@ class Engine:
         prompts: PromptLibrary,
         flows: FlowRegistry,
         options: EngineOptions | None = None,
+        exporter: Exporter | None = None,
     ) -> None:
         self.store, self.llm, self.prompts, self.flows = store, llm, prompts, flows
+        self.exporter = exporter
         self.options = options or EngineOptions()
         self._renderers: dict[Platform, Renderer] = {}
         self._listeners: list[Listener] = []
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._turn_locks = KeyedLocks()  # conversation id -> one turn at a time
+        self._key_locks = KeyedLocks()  # conversation key -> one input recorded at a time
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
@@ -118,20 +123,33 @@ class Engine:
         self._listeners.append(listener)
 
     async def submit(self, incoming: Incoming) -> Receipt:
+        # One input per conversation key at a time in this process: two first messages
+        # (or a redelivered pair) must not each create a conversation.
+        async with self._key_locks.hold(incoming.key):
+            message, accepted = await self._record(incoming)
+        if message is None:
+            return Receipt(accepted=accepted)
+        done = asyncio.get_running_loop().create_future()
+        self._waiters[message.id] = done
+        self.kick(message.conversation_id)
+        return Receipt(True, message.conversation_id, message.id, done)
+
+    async def _record(self, incoming: Incoming) -> tuple[MessageRecord | None, bool]:
+        """Store the input as a pending message. No message for a duplicate (not accepted)
+        or for a start refused before any conversation existed (answered right away)."""
         platform = incoming.key.platform
         if incoming.event_id and await self.store.event_seen(platform, incoming.event_id):
             log.info("duplicate %s event %s dropped", platform.value, incoming.event_id)
             metrics.DUPLICATES.inc()
-            return Receipt(accepted=False)
+            return None, False
         user_id = await self.store.ensure_user(incoming.user)
         try:
             conversation, incoming = await self._starter.for_incoming(incoming, user_id)
         except UserFacingError as exc:
             log.info("start refused for %s: %s", incoming.key.as_str(), exc.detail or exc.text_key)
-            await self._deliver_now(
-                incoming.key, [Message(text(exc.text_key, incoming_lang(incoming)))]
-            )
-            return Receipt(accepted=True)
+            notice = Message(text(exc.text_key, incoming_lang(incoming)))
+            await self._deliver_now(incoming.key, [notice])
+            return None, True
         kind, body = check_input(incoming, self.options.max_input_chars)
         event = (platform, incoming.event_id) if incoming.event_id else None
         message = await self.store.record_user_message(
@@ -142,12 +160,7 @@ class Engine:
             event=event,
             user_id=user_id,
         )
-        if message is None:
-            return Receipt(accepted=False)
-        done = asyncio.get_running_loop().create_future()
-        self._waiters[message.id] = done
-        self.kick(conversation.id)
-        return Receipt(True, conversation.id, message.id, done)
+        return message, message is not None
 
     # ---- life cycle ------------------------------------------------------------------
 
@@ -180,8 +193,10 @@ class Engine:
     ) -> None:
         """A message the bot starts (a reminder, an expiry), in order with the turns: under
         the conversation's locks, rendered, stored, and the status changed if asked."""
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock, self.store.conversation_lock(conversation_id):
+        async with (
+            self._turn_locks.hold(conversation_id),
+            self.store.conversation_lock(conversation_id),
+        ):
             conversation = await self.store.get_conversation(conversation_id)
             turn = TurnResult(conversation_id, str(conversation.state.get("lang", "en")))
 
@@ -215,9 +230,11 @@ class Engine:
     # ---- turns -----------------------------------------------------------------------
 
     async def _drain(self, conversation_id: int) -> None:
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         try:
-            async with lock, self.store.conversation_lock(conversation_id):
+            async with (
+                self._turn_locks.hold(conversation_id),
+                self.store.conversation_lock(conversation_id),
+            ):
                 while conversation_id in self._dirty:
                     self._dirty.discard(conversation_id)
                     for message in await self.store.pending_messages(conversation_id):
@@ -225,9 +242,6 @@ class Engine:
                             return  # the backend is down: the retry loop comes back
         except Exception:
             log.exception("worker of conversation %s failed", conversation_id)
-        finally:
-            if not lock.locked():
-                self._locks.pop(conversation_id, None)
 
     async def _turn(self, conversation_id: int, message: MessageRecord) -> bool:
         """One pending message; False when it must wait for the backend."""
@@ -267,7 +281,7 @@ class Engine:
         if message.kind == InputKind.ACTION and message.action_id == ACTION_RETRY_EVALUATION:
             return retry_evaluation(flow, ctx, state)
         if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
-            return run_command(ctx, flow, state, message, self.store)
+            return run_command(ctx, flow, state, message, self.store, self.exporter)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
             return rejection(message.kind, state.lang, self.options.max_input_chars)
         user_input = UserInput(

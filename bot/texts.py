@@ -132,10 +132,10 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     "interview_help": {
         "en": "I ask the questions one at a time; just type your answer. "
-        "/cancel withdraws from the interview, /delete erases your data, "
-        "/lang en or /lang zh switches the language.",
-        "zh": "我会逐一提问，您直接输入回答即可。/cancel 退出面试，/delete 删除您的数据，"
-        "/lang en 或 /lang zh 切换语言。",
+        "/cancel withdraws from the interview, /export sends you a copy of your data, "
+        "/delete erases it, /lang en or /lang zh switches the language.",
+        "zh": "我会逐一提问，您直接输入回答即可。/cancel 退出面试，/export 获取您的数据副本，"
+        "/delete 删除您的数据，/lang en 或 /lang zh 切换语言。",
     },
     # ---- commands shared by every flow ----------------------------------------------
     "confirm_yes": {"en": "Yes", "zh": "是"},
@@ -177,6 +177,150 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Interviews start from an invitation link sent by the hiring team.",
         "zh": "面试需要通过招聘团队发送的邀请链接开始。",
     },
+    # ---- jobs and admin ---------------------------------------------------------------
+    "interview_reminder": {
+        "en": "Your interview is still open. Just reply to the last question whenever you are "
+        "ready. Without an answer it closes in about {hours} hours.",
+        "zh": "您的面试仍在进行中。准备好后直接回答上一个问题即可。如果一直没有回复，"
+        "面试将在大约 {hours} 小时后关闭。",
+    },
+    "interview_expired": {
+        "en": "This interview has closed because there was no answer for a while. If you are "
+        "still interested, write /start or ask the hiring team for a new invitation.",
+        "zh": "由于较长时间没有回复，本次面试已关闭。如果您仍有意向，请发送 /start "
+        "或向招聘团队索取新的邀请。",
+    },
+    "export_ready": {
+        "en": "Here is a copy of the data we hold about you.",
+        "zh": "这是我们保存的关于您的数据副本。",
+    },
+    # ---- hiring: the Slack hiring channel and /interview (hiring managers read these) ----
+    "hiring_report_header": {
+        "en": "Interview report: {candidate} · {role}",
+        "zh": "面试报告：{candidate} · {role}",
+    },
+    "hiring_recommendation": {
+        "en": "*Recommendation (advice for a person to decide): {recommendation}*\nWhy: {reason}",
+        "zh": "*建议（仅供参考，由人来决定）：{recommendation}*\n理由：{reason}",
+    },
+    "hiring_recommendation_advance": {"en": "Advance", "zh": "推进"},
+    "hiring_recommendation_hold": {"en": "Hold", "zh": "待定"},
+    "hiring_recommendation_reject": {"en": "Reject", "zh": "拒绝"},
+    "hiring_facts": {
+        "en": "Average {average} / 5 · {follow_ups} follow-up question(s) · "
+        "duration {duration} · evaluation #{evaluation_id}",
+        "zh": "平均 {average} / 5 · 追问 {follow_ups} 次 · 用时 {duration} · 评估 #{evaluation_id}",
+    },
+    "hiring_minutes": {"en": "{minutes} min", "zh": "{minutes} 分钟"},
+    "hiring_unknown": {"en": "unknown", "zh": "未知"},
+    "hiring_scores_title": {"en": "*Scores per competency*", "zh": "*各项能力得分*"},
+    "hiring_strengths": {"en": "*Strengths:* {items}", "zh": "*优势：* {items}"},
+    "hiring_concerns": {"en": "*Concerns:* {items}", "zh": "*顾虑：* {items}"},
+    "hiring_none": {"en": "none", "zh": "无"},
+    "hiring_flags_title": {"en": "*Flags*", "zh": "*标记*"},
+    "hiring_flag_possible_manipulation": {
+        "en": ":warning: Possible manipulation: text addressed to the grader was taken out "
+        "before scoring:",
+        "zh": ":warning: 可能存在操纵：评分前已移除针对评分者的文字：",
+    },
+    "hiring_flag_score_disagreement": {
+        "en": ":warning: Score disagreement: repeated scorings differed by 2 or more points.",
+        "zh": ":warning: 评分分歧：多次评分相差 2 分或以上。",
+    },
+    "hiring_flag_unverified_quotes_dropped": {
+        "en": ":warning: {count} evidence quote(s) not found in the candidate's answers were "
+        "dropped.",
+        "zh": ":warning: 已删除 {count} 条在候选人回答中找不到的证据引文。",
+    },
+    "hiring_evidence": {"en": "Evidence (verbatim):", "zh": "证据（原文）："},
+    "hiring_no_evidence": {"en": "No verified quote.", "zh": "没有经过核实的引文。"},
+    "hiring_question_line": {
+        "en": "*{question}* ({score} / 5): {rationale}",
+        "zh": "*{question}*（{score} / 5）：{rationale}",
+    },
+    "hiring_details_in_thread": {
+        "en": "More details are in the thread.",
+        "zh": "更多详情见讨论串。",
+    },
+    "hiring_button_advance": {"en": "Advance", "zh": "推进"},
+    "hiring_button_reject": {"en": "Reject", "zh": "拒绝"},
+    "hiring_button_needs_review": {"en": "Needs human review", "zh": "需要人工复核"},
+    "hiring_button_transcript": {"en": "Full transcript", "zh": "完整记录"},
+    "hiring_button_retry": {"en": "Retry evaluation", "zh": "重新评估"},
+    "hiring_undecided": {
+        "en": "No decision yet: the recommendation is advice, the decision is a person's.",
+        "zh": "尚未决定：以上只是建议，由人做出决定。",
+    },
+    "hiring_decided": {
+        "en": "Decided: {decision} by <@{user}> at {at}",
+        "zh": "已决定：{decision}，由 <@{user}> 于 {at}",
+    },
+    "hiring_earlier_decisions": {
+        "en": "({count} earlier decision(s))",
+        "zh": "（之前有 {count} 个决定）",
+    },
+    "hiring_refused": {
+        "en": "Only members of the hiring channel and the configured deciders can do this.",
+        "zh": "只有招聘频道成员和指定的决策人可以执行此操作。",
+    },
+    "hiring_transcript_title": {
+        "en": "Transcript of the interview with {candidate} ({role})",
+        "zh": "与 {candidate} 的面试记录（{role}）",
+    },
+    "hiring_transcript_candidate": {"en": "Candidate", "zh": "候选人"},
+    "hiring_transcript_interviewer": {"en": "Interviewer", "zh": "面试官"},
+    "hiring_transcript_empty": {
+        "en": "There is no transcript (it may have been deleted on the candidate's request).",
+        "zh": "没有面试记录（可能已应候选人要求删除）。",
+    },
+    "hiring_human_requested": {
+        "en": ":raising_hand: {candidate} asked for an interview with a person instead of the AI "
+        "interviewer ({role}). Please get in touch with them.",
+        "zh": ":raising_hand: {candidate} 希望由真人而非 AI 面试（{role}），请与其联系。",
+    },
+    "hiring_expired": {
+        "en": ":hourglass: The interview with {candidate} ({role}) expired without an answer.",
+        "zh": ":hourglass: 与 {candidate} 的面试（{role}）因无回复已过期。",
+    },
+    "hiring_evaluation_failed": {
+        "en": ":x: The evaluation of the interview with {candidate} ({role}) failed, and can "
+        "be retried.",
+        "zh": ":x: 与 {candidate} 的面试（{role}）评估失败，可以重试。",
+    },
+    "hiring_retry_requested": {
+        "en": "Retry requested by <@{user}> at {at}.",
+        "zh": "<@{user}> 于 {at} 请求重试。",
+    },
+    "hiring_nothing_to_retry": {
+        "en": "This interview is no longer waiting for an evaluation retry.",
+        "zh": "该面试已不需要重新评估。",
+    },
+    "hiring_command_usage": {
+        "en": "Usage: `/interview invite <role> [candidate name]` or `/interview status`.\n"
+        "Roles: {roles}",
+        "zh": "用法：`/interview invite <角色> [候选人姓名]` 或 `/interview status`。\n"
+        "角色：{roles}",
+    },
+    "hiring_unknown_role": {
+        "en": "There is no role `{role}`. Roles: {roles}",
+        "zh": "没有角色 `{role}`。可用角色：{roles}",
+    },
+    "hiring_invite_link": {
+        "en": "Invitation for *{role}*{candidate}: {link}\nSend it to the candidate; it works "
+        "once.",
+        "zh": "*{role}* 的邀请{candidate}：{link}\n请发送给候选人；该链接只能使用一次。",
+    },
+    "hiring_invite_no_link": {
+        "en": "ask the candidate to send `/start {token}` to the interview bot on Telegram",
+        "zh": "请候选人在 Telegram 上向面试机器人发送 `/start {token}`",
+    },
+    "hiring_status_empty": {
+        "en": "No interviews in progress or awaiting a decision.",
+        "zh": "没有进行中或等待决定的面试。",
+    },
+    "hiring_status_in_progress": {"en": "*In progress*", "zh": "*进行中*"},
+    "hiring_status_awaiting": {"en": "*Awaiting a decision*", "zh": "*等待决定*"},
+    "hiring_status_failed": {"en": "evaluation failed", "zh": "评估失败"},
     "conversation_closed": {
         "en": "This conversation has ended. Start a new one with /start.",
         "zh": "本次对话已结束。发送 /start 开始新的对话。",
@@ -186,6 +330,7 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     "telegram_command_help": {"en": "How this works", "zh": "使用说明"},
     "telegram_command_cancel": {"en": "Withdraw from the interview", "zh": "退出面试"},
     "telegram_command_delete": {"en": "Erase my data", "zh": "删除我的数据"},
+    "telegram_command_export": {"en": "A copy of my data", "zh": "获取我的数据副本"},
     "telegram_command_lang": {
         "en": "Language: /lang en or /lang zh",
         "zh": "语言：/lang en 或 /lang zh",

@@ -24,6 +24,7 @@ from bot.domain import (
     UserRef,
 )
 from bot.engine import Engine, EngineOptions
+from bot.export import export_user_data
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Receipt
 from bot.prompts import PromptLibrary
@@ -134,6 +135,7 @@ async def harness(
         PromptLibrary(PROMPTS),
         default_flows(),
         options or EngineOptions(retry_interval_s=retry_interval_s),
+        exporter=lambda user_id: export_user_data(store, user_id),
     )
     seen = Recorder()
     engine.attach(Platform.CONSOLE, seen)

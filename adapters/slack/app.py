@@ -24,11 +24,13 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack import events
 from adapters.slack.client import build_web_client, error_of
+from adapters.slack.hiring import HiringChannel
 from adapters.slack.renderer import SlackRenderer
 from adapters.slack.streaming import StreamTiming
 from bot.config import Settings
 from bot.domain import Incoming, Platform
 from bot.errors import ConfigError
+from bot.hiring import HiringDesk
 from bot.ports import EngineAPI
 from bot.texts import text
 
@@ -67,6 +69,7 @@ class SlackAdapter:
         *,
         timing: StreamTiming | None = None,
         events_path: str = EVENTS_PATH,
+        hiring: HiringDesk | None = None,
     ) -> None:
         self.platform = Platform.SLACK
         self.settings = settings
@@ -100,6 +103,12 @@ class SlackAdapter:
         self.renderer = SlackRenderer(self.client, timing)
         engine.attach(Platform.SLACK, self.renderer)
         self._register_help_desk()
+        # The hiring channel (reports, decisions, /interview), when given its desk.
+        self.hiring: HiringChannel | None = None
+        if hiring is not None:
+            self.hiring = HiringChannel(settings, engine, hiring, self.client)
+            self.add_listeners(self.hiring.register)
+            engine.subscribe(self.hiring.on_event)
 
     # ---- wiring -------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-COMMANDS = ("start", "help", "cancel", "delete", "lang")
+COMMANDS = ("start", "help", "cancel", "export", "delete", "lang")
 
 
 class _RecentIds:

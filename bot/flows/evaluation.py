@@ -70,9 +70,7 @@ def judgement_schema(question_ids: Sequence[str]) -> type[CompetencyJudgement]:
     fields: dict[str, Any] = {
         _field_name(qid): (QuestionScore, Field(alias=qid)) for qid in question_ids
     }
-    scores = create_model(
-        "QuestionScores", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    scores = create_model("QuestionScores", __config__=ConfigDict(extra="forbid"), **fields)
     judgement: type[CompetencyJudgement] = create_model(
         "CompetencyJudgement", __base__=CompetencyJudgement, scores=(scores, ...)
     )
@@ -136,11 +134,12 @@ def recommend(scores: dict[str, float]) -> tuple[Recommendation, str]:
 async def evaluate(
     ctx: TurnContext, role: Role, answers: Sequence[Answer], *, samples: int = 1
 ) -> EvaluationResult:
-    cleaned: dict[str, str] = {}
+    # A question's answer and its follow-up answers are graded together, as one text.
+    cleaned: dict[str, list[str]] = {}
     manipulation: list[dict[str, str]] = []
     for answer in answers:
         kept, removed = strip_manipulation(answer.text)
-        cleaned[answer.question_id] = kept
+        cleaned.setdefault(answer.question_id, []).append(kept)
         manipulation += [{"question_id": answer.question_id, "text": r} for r in removed]
     raw_outputs: list[str] = []
     competencies: list[JSON] = []
@@ -148,9 +147,9 @@ async def evaluate(
     dropped_total, model = 0, ""
     for competency in role.competencies:
         asked = [
-            (a.question_id, cleaned[a.question_id])
-            for a in answers
-            if role_question(role, a.question_id).competency == competency.id
+            (question_id, "\n\n".join(part for part in parts if part))
+            for question_id, parts in cleaned.items()
+            if role_question(role, question_id).competency == competency.id
         ]
         if not asked:
             continue
@@ -177,7 +176,7 @@ async def evaluate(
             values = [q.score for q in samples_of]
             score = float(statistics.median(values))
             rationale = samples_of[0].rationale
-            if len(text.split()) < MIN_SUBSTANTIVE_WORDS:
+            if word_count(text) < MIN_SUBSTANTIVE_WORDS:
                 score, rationale = 1.0, "No substantive answer to score."
             question_scores.append(score)
             per_question.append(
@@ -227,6 +226,15 @@ async def evaluate(
         "samples": max(1, samples),
     }
     return EvaluationResult(data, json.dumps(raw_outputs, ensure_ascii=False), model)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def word_count(text: str) -> int:
+    """Words in Latin script; Chinese, written without spaces, counts two characters a word."""
+    cjk = len(_CJK.findall(text))
+    return len(_CJK.sub(" ", text).split()) + cjk // 2
 
 
 def role_question(role: Role, question_id: str) -> Question:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +29,11 @@ INSTALL_SCRIPT = Path(__file__).resolve().parent / "install.sh"
 def ensure_prepared(paths: LocalModelPaths) -> Path:
     """Install the vLLM venv and convert the weights, each only once."""
     if not paths.venv_ready():
-        print(f"Installing vLLM (CPU) into {paths.venv}: about 2 minutes, once.", file=sys.stderr, flush=True)
+        print(
+            f"Installing vLLM (CPU) into {paths.venv}: about 2 minutes, once.",
+            file=sys.stderr,
+            flush=True,
+        )
         subprocess.run(["bash", str(INSTALL_SCRIPT), str(paths.venv)], check=True)
     if not paths.model_ready():
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -45,10 +45,14 @@ def check_schema(schema: str | None) -> None:
         raise ValueError(f"invalid schema name {schema!r}: use lowercase letters, digits, _")
 
 
-def create_engine(url: URL, schema: str | None, *, for_locks: bool = False) -> AsyncEngine:
+def create_engine(
+    url: URL, schema: str | None, *, for_locks: bool = False, read_only: bool = False
+) -> AsyncEngine:
     """The store's engine; `for_locks` builds the one advisory locks use: no pool (each
     lock's connection is closed with it, which also frees the lock if unlocking failed)
-    and autocommit (a turn holding the lock must not sit idle in a transaction)."""
+    and autocommit (a turn holding the lock must not sit idle in a transaction).
+    `read_only` (SQLite): plain deferred BEGIN, so that reads never queue for the write lock;
+    in WAL mode they see the last committed state without blocking anyone."""
     connect_args: dict[str, Any] = {}
     options: dict[str, Any] = {}
     if schema is not None and not is_sqlite(url):
@@ -60,7 +64,8 @@ def create_engine(url: URL, schema: str | None, *, for_locks: bool = False) -> A
     engine = create_async_engine(url, connect_args=connect_args, **options)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        on_begin = _sqlite_on_begin_deferred if read_only else _sqlite_on_begin
+        event.listen(engine.sync_engine, "begin", on_begin)
     return engine
 
 
@@ -77,6 +82,9 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL + NORMAL: a commit survives a crash of the process (not a power cut), without
+        # an fsync per transaction.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
@@ -84,6 +92,10 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 def _sqlite_on_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_on_begin_deferred(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def advisory_key(namespace: str, ident: int) -> int:

@@ -70,6 +70,14 @@ class SqlStore:
         self._engine = connect.create_engine(self._url, schema)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._is_sqlite = connect.is_sqlite(self._url)
+        # SQLite writers queue for one lock; reads go through their own engine so they
+        # never wait behind writers (PostgreSQL needs no such split).
+        self._read_engine = (
+            connect.create_engine(self._url, schema, read_only=True)
+            if self._is_sqlite
+            else self._engine
+        )
+        self._reads = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self._lock_engine = (
             None if self._is_sqlite else connect.create_engine(self._url, schema, for_locks=True)
         )
@@ -79,6 +87,8 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._engine.dispose()
+        if self._read_engine is not self._engine:
+            await self._read_engine.dispose()
         if self._lock_engine is not None:
             await self._lock_engine.dispose()
 
@@ -103,11 +113,11 @@ class SqlStore:
         raise RuntimeError("could not store the user")  # pragma: no cover
 
     async def get_user(self, user_id: int) -> UserRecord:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return user_record(await get_row(session, User, user_id))
 
     async def event_seen(self, platform: Platform, event_id: str) -> bool:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             found = await session.scalar(
                 select(ProcessedEvent.id).where(
                     ProcessedEvent.platform == platform.value, ProcessedEvent.event_id == event_id
@@ -116,7 +126,7 @@ class SqlStore:
             return found is not None
 
     async def active_conversation(self, key: ConversationKey) -> ConversationRecord | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.scalar(
                 select(Conversation)
                 .where(
@@ -159,7 +169,7 @@ class SqlStore:
             return conversation_record(row)
 
     async def get_conversation(self, conversation_id: int) -> ConversationRecord:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return conversation_record(await get_row(session, Conversation, conversation_id))
 
     async def set_conversation_status(
@@ -177,7 +187,7 @@ class SqlStore:
             query = query.where(Conversation.flow == flow)
         if statuses:
             query = query.where(Conversation.status.in_([s.value for s in statuses]))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [conversation_record(row) for row in await session.scalars(query)]
 
     # ---- messages and turns -------------------------------------------------------
@@ -243,7 +253,7 @@ class SqlStore:
             )
             .order_by(Message.id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [message_record(row) for row in await session.scalars(query)]
 
     async def conversations_with_pending(self) -> list[int]:
@@ -257,7 +267,7 @@ class SqlStore:
             .distinct()
             .order_by(Message.conversation_id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.scalars(query)).all())
 
     async def history(self, conversation_id: int) -> list[MessageRecord]:
@@ -273,7 +283,7 @@ class SqlStore:
             )
             .order_by(Message.id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [message_record(row) for row in await session.scalars(query)]
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
@@ -281,7 +291,7 @@ class SqlStore:
             return await write_turn(session, turn)
 
     async def get_evaluation(self, evaluation_id: int) -> EvaluationRecord:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return evaluation_record(await get_row(session, Evaluation, evaluation_id))
 
     async def evaluations_for(self, conversation_id: int) -> list[EvaluationRecord]:
@@ -290,7 +300,7 @@ class SqlStore:
             .where(Evaluation.conversation_id == conversation_id)
             .order_by(Evaluation.id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [evaluation_record(row) for row in await session.scalars(query)]
 
     def conversation_lock(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
@@ -373,7 +383,7 @@ class SqlStore:
         query = (
             select(Decision).where(Decision.evaluation_id == evaluation_id).order_by(Decision.id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [decision_record(row) for row in await session.scalars(query)]
 
     async def audit(self, event: str, actor: str, subject: str, details: JSON) -> None:
@@ -385,7 +395,7 @@ class SqlStore:
     async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
         """The newest `limit` entries, newest first."""
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [audit_record(row) for row in await session.scalars(query)]
 
     async def delete_user_data(self, user_id: int, requested_by: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from tests.bench.engine import run_engine_bench
+from tests.bench.quality import add_quality_arguments, quality_mode
 from tests.bench.report import table
 from tests.bench.slack import run_slack_bench
 from tests.bench.telegram import run_telegram_bench
@@ -21,13 +22,20 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=None, help="per mode: 50, 20, 20")
     parser.add_argument("--turns", type=int, default=None, help="per conversation: 4, 3, 3")
     parser.add_argument(
-        "--mentions", type=int, default=None, help="slack: channel threads (default half)"
+        "--mentions",
+        type=int,
+        default=None,
+        help="slack: how many conversations are channel threads, the rest DMs (default half)",
     )
     parser.add_argument("--ttft", type=float, default=0.2, help="seconds, scripted model")
     parser.add_argument("--tokens-per-s", type=float, default=None, help="100, 50, 50")
+    add_quality_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for mode in args.modes:
+        if mode == "quality":  # simulated candidates against BOT_LLM_BASE_URL
+            quality_mode(args)
+            continue
         if mode not in DEFAULTS:
             parser.error(f"unknown mode {mode!r}")
         conversations = args.conversations or DEFAULTS[mode][0]
@@ -42,8 +50,9 @@ def main() -> None:
             title = f"telegram: {conversations} concurrent candidates, {model}"
         else:
             mentions = args.mentions if args.mentions is not None else conversations // 2
-            figures = asyncio.run(run_slack_bench(conversations, mentions, turns, args.ttft, rate))
-            title = f"slack: {conversations} DMs + {mentions} channel threads, {model}"
+            dms = max(0, conversations - mentions)
+            figures = asyncio.run(run_slack_bench(dms, mentions, turns, args.ttft, rate))
+            title = f"slack: {dms} DMs + {mentions} channel threads, {model}"
         print(table(title, figures))
 
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from tests.bench.telegram import (
     first_text_delays_ms,
 )
 from tests.fakes.llm_server import FakeLLMServer
-from tests.fakes.slack import FakeMessage, FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.harness import harness
 
 HELP_CHANNEL = "C_HELPDESK"  # every mention is in one busy channel, each in its own thread
@@ -41,7 +42,7 @@ def settings_for(slack: FakeSlack) -> Settings:
         "slack_signing_secret": slack.signing_secret,
         "slack_api_url": slack.api_url,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def visible_text_at(slack: FakeSlack, turn: Turn) -> float | None:
@@ -53,8 +54,10 @@ def visible_text_at(slack: FakeSlack, turn: Turn) -> float | None:
     return None
 
 
-def finished(messages: list[FakeMessage], tag: str) -> bool:
-    return any(f"end-{tag}" in m.text and not m.streaming for m in messages)
+def reply_done(slack: FakeSlack, channel: str, thread: str | None, tag: str) -> bool:
+    return any(
+        f"end-{tag}" in m.text and not m.streaming for m in slack.bot_messages(channel, thread)
+    )
 
 
 Say = Callable[[str, str | None], Awaitable[str]]  # (text, thread) -> the user's message ts
@@ -80,7 +83,7 @@ async def converse(
             thread = thread or ts
         try:
             await slack.wait_for(
-                lambda at=thread, tag=tag: finished(slack.bot_messages(channel, at), tag),
+                partial(reply_done, slack, channel, thread, tag),
                 timeout=TURN_TIMEOUT_S,
             )
         except TimeoutError:

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,10 @@ from tests.harness import harness
 
 TAG = re.compile(r"bench-[a-z]+\d+-t\d+")
 FILLER = "lorem ipsum " * 48
-COMPLETE = {"missing_star_parts": [], "missing_reference_points": []}  # no follow-up question
+COMPLETE: dict[str, list[str]] = {
+    "missing_star_parts": [],
+    "missing_reference_points": [],
+}  # no follow-up question
 ROLE = "python-backend"
 QUESTIONS = 6  # the role's question count: the last answer triggers the evaluation
 TURN_TIMEOUT_S = 120.0  # a reply held back by a rate limit is late, not lost
@@ -112,8 +116,8 @@ def count_replies(turns: list[Turn], bot_texts: Callable[[Turn], list[str]]) -> 
 
 def settings_for(tg: FakeTelegram) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_token=tg.token,  # type: ignore[arg-type]
+        _env_file=None,
+        telegram_token=tg.token,
         telegram_base_url=tg.base_url,
     )
 
@@ -128,6 +132,24 @@ async def start_interview(tg: FakeTelegram, chat: int) -> None:
     await tg.wait_for(
         lambda: any("Question 1 of" in t for t in tg.bot_texts(chat)), timeout=TURN_TIMEOUT_S
     )
+
+
+def reply_done(tg: FakeTelegram, chat: int, tag: str) -> bool:
+    return any(f"end-{tag}" in shown for shown in tg.bot_texts(chat))
+
+
+async def candidate(tg: FakeTelegram, n: int, chat: int, turns: int, done: list[Turn]) -> None:
+    """One candidate's answers: each waits for the previous acknowledgement to be complete."""
+    for t in range(turns):
+        tag = f"bench-c{n}-t{t}"
+        turn = Turn(tag, str(chat), time.monotonic())
+        done.append(turn)
+        await tg.send_text(chat, chat, f"{tag}: I would profile it first.")
+        try:
+            await tg.wait_for(partial(reply_done, tg, chat, tag), timeout=TURN_TIMEOUT_S)
+        except AssertionError:
+            return  # lost: the rest of this candidate's turns are not sent
+        turn.answered_at = time.monotonic()
 
 
 def visible_text_at(tg: FakeTelegram, turn: Turn) -> float | None:
@@ -165,30 +187,16 @@ async def run_telegram_bench(
                     await bot.store.create_invitation(f"inv-bench-{chat}", ROLE, "Bench", "bench")
                 await asyncio.gather(*(start_interview(tg, chat) for chat in chats))
                 measured_from = time.monotonic()
-
-                async def candidate(n: int, chat: int) -> None:
-                    for t in range(turns):
-                        tag = f"bench-c{n}-t{t}"
-                        turn = Turn(tag, str(chat), time.monotonic())
-                        done.append(turn)
-                        await tg.send_text(chat, chat, f"{tag}: I would profile it first.")
-                        try:
-                            await tg.wait_for(
-                                lambda tag=tag: any(f"end-{tag}" in x for x in tg.bot_texts(chat)),
-                                timeout=TURN_TIMEOUT_S,
-                            )
-                        except AssertionError:
-                            return  # lost: the rest of this candidate's turns are not sent
-                        turn.answered_at = time.monotonic()
-
-                await asyncio.gather(*(candidate(n, chat) for n, chat in enumerate(chats)))
+                await asyncio.gather(
+                    *(candidate(tg, n, chat, turns, done) for n, chat in enumerate(chats))
+                )
                 elapsed = time.monotonic() - measured_from
                 await bot.engine.idle()
             finally:
                 await adapter.stop()
-            return telegram_figures(tg, model, done, chats, candidates * turns, measured_from) | {
-                "turns_per_s": sum(t.answered_at is not None for t in done) / elapsed
-            }
+            return telegram_figures(
+                tg, model, done, chats, candidates * turns, measured_from, elapsed
+            )
 
 
 def telegram_figures(
@@ -198,6 +206,7 @@ def telegram_figures(
     chats: list[int],
     expected: int,
     measured_from: float,
+    elapsed: float,
 ) -> dict[str, float]:
     replies = max(1, len(done))
     to_chats = [
@@ -222,4 +231,5 @@ def telegram_figures(
         "lost": lost + (expected - len(done)),
         "duplicated": duplicated,
         "llm_requests_repeated": sum(n - 1 for n in model.requests.values()),
+        "turns_per_s": sum(t.answered_at is not None for t in done) / elapsed,
     }

@@ -213,3 +213,15 @@ async def test_notify_speaks_first_stores_it_and_can_close(
     assert (await stored(bot))[-1] == ("assistant", "text", "A reminder.")
     await bot.engine.notify(conversation.id, [Message("Closed.")], ConversationStatus.EXPIRED)
     assert (await bot.store.get_conversation(conversation.id)).status is ConversationStatus.EXPIRED
+
+
+async def test_export_gives_a_person_their_own_data(
+    bot: Harness, llm_server: FakeLLMServer
+) -> None:
+    llm_server.enqueue("Sure, here is how.")
+    await bot.send("How do I book a meeting room?")
+    await bot.send("export", kind=InputKind.COMMAND)
+    reply = bot.seen.texts()[-1]
+    assert reply.startswith(text("export_ready"))
+    assert "How do I book a meeting room?" in reply and "Sure, here is how." in reply
+    assert any(entry.event == "export" for entry in await bot.store.audit_log())

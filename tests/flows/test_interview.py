@@ -311,3 +311,30 @@ async def test_k_samples_take_the_median_and_flag_disagreement(
     assert "score_disagreement" in result.data["flags"]
     temperatures = [r["temperature"] for r in llm_server.requests[-9:]]
     assert temperatures == [0, 0.7, 0.7] * 3
+
+
+async def test_a_follow_up_answer_is_graded_with_the_original_once(
+    bot: Harness, llm_server: FakeLLMServer
+) -> None:
+    await start(bot)
+    llm_server.enqueue(
+        Answer(json={"missing_star_parts": [], "missing_reference_points": [1, 2, 3]})
+    )
+    await bot.send("asyncio suits many sockets.", flow="interview")
+    llm_server.enqueue(Answer(text="Thanks."))
+    await bot.send("CPU-bound work should go to processes instead.", flow="interview")
+    await answer_all(bot, llm_server, evaluation_answers(), ANSWERS[1:])
+    [evaluation] = await evaluations(bot)
+    ids = [q["question_id"] for q in evaluation.data["questions"]]
+    assert sorted(ids) == sorted(QUESTIONS)  # each question once
+    python = next(r for r in llm_server.requests if "Competency: Python" in str(r["messages"]))
+    graded = python["messages"][1]["content"]
+    assert "asyncio suits many sockets.\n\nCPU-bound work should go to processes instead." in graded
+    assert evaluation.data["follow_ups"] == 1
+
+
+def test_chinese_answers_count_words_without_spaces() -> None:
+    from bot.flows.evaluation import MIN_SUBSTANTIVE_WORDS, word_count
+
+    assert word_count("我会使用游标分页并限制每页数量") >= MIN_SUBSTANTIVE_WORDS
+    assert word_count("不知道") < MIN_SUBSTANTIVE_WORDS

@@ -60,6 +60,7 @@ async def test_deep_link_interview_to_stored_evaluation_despite_429s(
         await tg.send_text(CHAT, USER, answer)
         await tg.wait_for(lambda e=expected: any(e in t for t in tg.bot_texts(CHAT)), timeout=20)
 
+    await live.engine.idle()  # the turn is stored once it has been shown
     [conversation] = await live.store.list_conversations(flow="interview")
     [evaluation] = await live.store.evaluations_for(conversation.id)
     assert evaluation.status == "ok" and evaluation.data["recommendation"] == "advance"

@@ -36,7 +36,7 @@ async def test_start_sets_the_command_menu_in_english_and_chinese(
     tg: FakeTelegram, adapter: TelegramAdapter
 ) -> None:
     names = [command["command"] for command in tg.commands[""]]
-    assert names == ["start", "help", "cancel", "delete", "lang"]
+    assert names == ["start", "help", "cancel", "export", "delete", "lang"]
     assert tg.commands["zh"][0]["description"] == "开始面试"
 
 

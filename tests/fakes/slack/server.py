@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.slack import commands as cmd
 from tests.fakes.slack import events as ev
 from tests.fakes.slack.methods import METHODS, ApiError
 from tests.fakes.slack.state import AssistantThread, Call, FakeMessage, Workspace
@@ -71,6 +72,8 @@ class FakeSlack:
         self.workspace = Workspace()
         self.calls: list[Call] = []
         self.event_responses: list[tuple[str, int]] = []  # (event_id, HTTP status)
+        # what the app posted to a slash command's response_url: (command id, message)
+        self.command_responses: list[tuple[str, dict[str, Any]]] = []
         self._injected: dict[str, deque[Injected]] = defaultdict(deque)
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._changed = asyncio.Condition()
@@ -88,6 +91,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket-mode", self._socket)
+        app.router.add_post("/commands/{command_id}", self._command_response)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -363,6 +367,45 @@ class FakeSlack:
         headers = ev.signed_headers(secret or self.signing_secret, body)
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         return await self._post(url, body, headers)
+
+    async def send_command(
+        self,
+        url: str,
+        command: str,
+        text: str = "",
+        *,
+        user_id: str = "U_ALICE",
+        channel_id: str = "C_GENERAL",
+        secret: str | None = None,
+    ) -> tuple[int, str]:
+        """POST a slash command the way Slack does (form-encoded, signed); the HTTP status
+        and the command's id, whose response_url answers `responses_to` lists."""
+        from urllib.parse import urlencode
+
+        command_id = uuid.uuid4().hex
+        fields = cmd.slash_command(
+            command=command,
+            text=text,
+            user_id=user_id,
+            channel_id=channel_id,
+            team_id=self.team_id,
+            app_id=self.app_id,
+            response_url=f"{self.base_url}/commands/{command_id}",
+        )
+        body = urlencode(fields)
+        headers = ev.signed_headers(secret or self.signing_secret, body)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return await self._post(url, body, headers), command_id
+
+    def responses_to(self, command_id: str) -> list[dict[str, Any]]:
+        return [message for cid, message in self.command_responses if cid == command_id]
+
+    async def _command_response(self, request: web.Request) -> web.Response:
+        message = cmd.response_message(await request.json())
+        self.command_responses.append((request.match_info["command_id"], message))
+        async with self._changed:
+            self._changed.notify_all()
+        return web.Response(text="ok")
 
     async def _post(self, url: str, body: str, headers: dict[str, str]) -> int:
         assert self._session is not None, "use `async with FakeSlack()`"

@@ -1,0 +1,232 @@
+"""Exports: a candidate's own data (their right of access), and the interviews table for
+hiring teams (`chatbot export interviews`). Every export is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.store.admin_queries import conversations_of, messages_of
+from bot.store.api import ConversationRecord, ConversationStatus, EvaluationRecord, Store
+from bot.store.sql import SqlStore
+
+ExportFormat = Literal["json", "csv", "md"]
+FORMATS: tuple[ExportFormat, ...] = ("json", "csv", "md")
+EXPORT_EVENT = "export"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# ---- a candidate's own data ------------------------------------------------------------
+
+
+async def export_user_data(
+    store: SqlStore, user_id: int, requested_by: str = "self"
+) -> dict[str, Any]:
+    """Everything stored about one person, as JSON-ready data: who they are, their
+    conversations with every message in them, the messages they wrote in shared threads,
+    the evaluations about them and the decisions on those. Who decided is left out: that
+    is another person's data. Audited as an export of this person."""
+    user = await store.get_user(user_id)
+    conversations = await conversations_of(store, user_id)
+    messages = await messages_of(store, user_id, [c.id for c in conversations])
+    evaluations: list[dict[str, Any]] = []
+    for conversation in conversations:
+        for evaluation in await store.evaluations_for(conversation.id):
+            decisions = await store.decisions(evaluation.id)
+            evaluations.append(
+                {
+                    "conversation_id": conversation.id,
+                    "status": evaluation.status,
+                    "result": evaluation.data,
+                    "model": evaluation.model,
+                    "prompt_version": evaluation.prompt_version,
+                    "created_at": _iso(evaluation.created_at),
+                    "decisions": [
+                        {"decision": d.decision, "decided_at": _iso(d.decided_at)}
+                        for d in decisions
+                    ],
+                }
+            )
+    data = {
+        "user": {
+            "platform": user.platform.value,
+            "platform_user_id": user.platform_user_id,
+            "display_name": user.display_name,
+            "locale": user.locale,
+            "created_at": _iso(user.created_at),
+        },
+        "conversations": [
+            {
+                "id": c.id,
+                "flow": c.flow,
+                "status": c.status.value,
+                "state": c.state,
+                "created_at": _iso(c.created_at),
+                "updated_at": _iso(c.updated_at),
+            }
+            for c in conversations
+        ],
+        "messages": [
+            {
+                "conversation_id": m.conversation_id,
+                "role": m.role.value,
+                "text": m.text,
+                "created_at": _iso(m.created_at),
+            }
+            for m in messages
+        ],
+        "evaluations": evaluations,
+    }
+    # The subject is their platform id, so that erasing them pseudonymises this entry too.
+    details = {"what": "own_data", "messages": len(messages), "evaluations": len(evaluations)}
+    await store.audit(EXPORT_EVENT, requested_by, user.platform_user_id, details)
+    return data
+
+
+# ---- the interviews table --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewRow:
+    conversation_id: int
+    candidate: str
+    platform: str
+    role: str
+    status: str
+    stage: str
+    started_at: str | None
+    finished_at: str | None
+    duration_minutes: float | None
+    evaluation: str  # "ok" | "failed" | "" (none yet)
+    recommendation: str
+    average_score: float | None
+    competency_scores: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    follow_ups: int = 0
+    decision: str = ""
+    decided_at: str | None = None
+
+
+def _chosen_evaluation(evaluations: Sequence[EvaluationRecord]) -> EvaluationRecord | None:
+    """The newest successful evaluation, else the newest failed one."""
+    ok = [e for e in evaluations if e.status == "ok"]
+    chosen = ok or list(evaluations)
+    return chosen[-1] if chosen else None
+
+
+def _minutes(started: datetime | None, finished: datetime | None) -> float | None:
+    if started is None or finished is None:
+        return None
+    return round((finished - started).total_seconds() / 60, 1)
+
+
+async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
+    state = conversation.state
+    candidate, platform = "", conversation.key.platform.value
+    if conversation.user_id is not None:
+        user = await store.get_user(conversation.user_id)
+        candidate = user.display_name or user.platform_user_id
+    started = _parse(state.get("started_at")) or conversation.created_at
+    finished = _parse(state.get("finished_at"))
+    if finished is None and conversation.status is not ConversationStatus.ACTIVE:
+        finished = conversation.updated_at
+    evaluation = _chosen_evaluation(await store.evaluations_for(conversation.id))
+    data = evaluation.data if evaluation is not None and evaluation.status == "ok" else {}
+    decisions = await store.decisions(evaluation.id) if evaluation is not None else []
+    follow_ups = state.get("follow_ups") or {}
+    return InterviewRow(
+        conversation_id=conversation.id,
+        candidate=candidate,
+        platform=platform,
+        role=str(state.get("role_id") or ""),
+        status=conversation.status.value,
+        stage=str(state.get("stage") or ""),
+        started_at=_iso(started),
+        finished_at=_iso(finished),
+        duration_minutes=data.get("duration_minutes", _minutes(started, finished)),
+        evaluation=evaluation.status if evaluation is not None else "",
+        recommendation=str(data.get("recommendation", "")),
+        average_score=data.get("average_score"),
+        competency_scores={c["id"]: c["score"] for c in data.get("competencies", [])},
+        flags=list(data.get("flags", [])),
+        follow_ups=int(data.get("follow_ups", sum(follow_ups.values()))),
+        decision=decisions[-1].decision if decisions else "",
+        decided_at=_iso(decisions[-1].decided_at) if decisions else None,
+    )
+
+
+def _parse(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+async def interview_rows(store: Store) -> list[InterviewRow]:
+    """One row per interview conversation, oldest first; restarted ones left out."""
+    conversations = await store.list_conversations(flow="interview")
+    return [
+        await _row(store, c) for c in conversations if c.status is not ConversationStatus.SUPERSEDED
+    ]
+
+
+async def export_interviews(store: Store, fmt: ExportFormat, actor: str) -> str:
+    """The interviews table in `fmt`, audited as an export by `actor`."""
+    rows = await interview_rows(store)
+    rendered = render_interviews(rows, fmt)
+    details = {"what": "interviews", "format": fmt, "rows": len(rows)}
+    await store.audit(EXPORT_EVENT, actor, "interviews", details)
+    return rendered
+
+
+def render_interviews(rows: Sequence[InterviewRow], fmt: ExportFormat) -> str:
+    if fmt == "json":
+        return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
+    flat = [_flat(r) for r in rows]
+    columns = list(_flat_columns())
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: _csv_safe(v) for k, v in row.items()} for row in flat)
+        return out.getvalue()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_md_cell(row[c]) for c in columns) + " |" for row in flat]
+    return "\n".join(lines) + "\n"
+
+
+def _flat_columns() -> list[str]:
+    return list(InterviewRow.__dataclass_fields__)
+
+
+def _flat(row: InterviewRow) -> dict[str, str]:
+    """Text cells: scores as `id=score; ...`, flags as `a; b`, nothing as empty."""
+    values = asdict(row)
+    values["competency_scores"] = "; ".join(f"{k}={v}" for k, v in row.competency_scores.items())
+    values["flags"] = "; ".join(row.flags)
+    return {k: "" if v is None else str(v) for k, v in values.items()}
+
+
+def _csv_safe(value: str) -> str:
+    """A candidate's name like `=HYPERLINK(...)` must not become a spreadsheet formula."""
+    if value[:1] in ("=", "+", "@", "\t", "\r") or (value[:1] == "-" and not _is_number(value)):
+        return "'" + value
+    return value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

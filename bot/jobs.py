@@ -1,0 +1,307 @@
+"""Scheduled jobs: reminders and expiry of idle interviews, and the daily retention purge.
+
+APScheduler keeps the jobs in the bot's database (`bot.store.jobstore`), so a restart keeps
+them. It stores a job as a reference to a module-level function, so the jobs below find the
+running engine and store through `_runtime`, set by `Scheduler.start`.
+
+What the jobs do is decided from the database alone (the candidate's last message, the
+audit log), never from process memory: an interview that went idle while the bot was down
+is reminded, then expired, when it is back. The work itself is in plain async functions
+(`check_idle_interviews`, `purge_old_conversations`) that take `now`, so tests drive time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Settings
+from bot.domain import Message, utcnow
+from bot.engine import Engine
+from bot.store.admin_queries import audit_at, last_audit_at, last_user_message_at
+from bot.store.api import ConversationRecord, ConversationStatus
+from bot.store.jobstore import job_store
+from bot.store.sql import SqlStore
+from bot.texts import text
+
+log = logging.getLogger(__name__)
+
+IDLE_CHECK_JOB = "idle_check"
+RETENTION_PURGE_JOB = "retention_purge"
+INTERVIEW_FLOW = "interview"
+REMINDER_EVENT = "reminder"
+EXPIRY_EVENT = "expiry"
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class IdlePolicy:
+    """When an unfinished interview is idle: counted from the candidate's last message (or
+    the start). The reminder comes at `reminder_after`; expiry at `expire_after`, and never
+    sooner after the reminder than the gap between the two, so a candidate whose reminder
+    was late (the bot was down) still gets the whole grace period."""
+
+    reminder_after: timedelta = timedelta(hours=24)
+    expire_after: timedelta = timedelta(hours=72)
+    # Unfinished stages a candidate can be idle in; "evaluation_failed" waits on us.
+    stages: tuple[str, ...] = ("choose_role", "consent", "asking")
+
+    def __post_init__(self) -> None:
+        if self.expire_after <= self.reminder_after:
+            raise ValueError("expire_after must be longer than reminder_after")
+
+    @property
+    def grace(self) -> timedelta:
+        return self.expire_after - self.reminder_after
+
+
+@dataclass
+class IdleCheckResult:
+    reminded: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+
+
+def _subject(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+async def check_idle_interviews(
+    engine: Engine, store: SqlStore, policy: IdlePolicy, now: datetime | None = None
+) -> IdleCheckResult:
+    """Remind idle candidates once per idle spell; expire interviews idle for too long."""
+    now = now or utcnow()
+    result = IdleCheckResult()
+    for conversation, active_at, reminded_at in await _idle_candidates(store, policy):
+        idle = now - active_at
+        if reminded_at is None:
+            if idle >= policy.reminder_after and await _claim(
+                store, conversation, REMINDER_EVENT, active_at, now
+            ):
+                await _remind(engine, conversation, policy)
+                result.reminded.append(conversation.id)
+        elif (
+            idle >= policy.expire_after
+            and now - reminded_at >= policy.grace
+            and await _claim(store, conversation, EXPIRY_EVENT, active_at, now)
+        ):
+            await _expire(engine, conversation)
+            result.expired.append(conversation.id)
+    return result
+
+
+async def _idle_candidates(
+    store: SqlStore, policy: IdlePolicy
+) -> list[tuple[ConversationRecord, datetime, datetime | None]]:
+    """Unfinished interviews with when the candidate was last active and when they were
+    reminded in this idle spell (None: not yet)."""
+    active = await store.list_conversations(
+        flow=INTERVIEW_FLOW, statuses=(ConversationStatus.ACTIVE,)
+    )
+    waiting = [c for c in active if c.state.get("stage") in policy.stages]
+    ids = [c.id for c in waiting]
+    last_message = await last_user_message_at(store, ids)
+    reminders = await last_audit_at(store, REMINDER_EVENT, [_subject(i) for i in ids])
+    found: list[tuple[ConversationRecord, datetime, datetime | None]] = []
+    for conversation in waiting:
+        active_at = max(
+            last_message.get(conversation.id, conversation.created_at), conversation.created_at
+        )
+        reminded_at = reminders.get(_subject(conversation.id))
+        if reminded_at is not None and reminded_at < active_at:
+            reminded_at = None  # a reminder of an earlier idle spell: they answered since
+        found.append((conversation, active_at, reminded_at))
+    return found
+
+
+async def _claim(
+    store: SqlStore,
+    conversation: ConversationRecord,
+    event: str,
+    active_at: datetime,
+    now: datetime,
+) -> bool:
+    """Record that this process acts, after checking again under the conversation's lock:
+    another worker (PostgreSQL, several processes) may have acted already, or the candidate
+    may have just written."""
+    subject = _subject(conversation.id)
+    async with store.conversation_lock(conversation.id):
+        current = await store.get_conversation(conversation.id)
+        latest = (await last_user_message_at(store, [conversation.id])).get(conversation.id)
+        done = (await last_audit_at(store, event, [subject])).get(subject)
+        if (
+            current.status is not ConversationStatus.ACTIVE
+            or (latest is not None and latest > active_at)
+            or (done is not None and done >= active_at)
+        ):
+            return False
+        details = {"idle_since": active_at.isoformat(), "stage": current.state.get("stage")}
+        await audit_at(store, event, "bot", subject, details, now)
+    return True
+
+
+async def _remind(engine: Engine, conversation: ConversationRecord, policy: IdlePolicy) -> None:
+    lang = str(conversation.state.get("lang", "en"))
+    hours = max(1, round(policy.grace.total_seconds() / 3600))
+    log.info("reminding the candidate of conversation %s", conversation.id)
+    await engine.notify(conversation.id, [Message(text("interview_reminder", lang, hours=hours))])
+
+
+async def _expire(engine: Engine, conversation: ConversationRecord) -> None:
+    lang = str(conversation.state.get("lang", "en"))
+    log.info("conversation %s expired", conversation.id)
+    # notify() stores the notice, sets the status and announces ConversationEnded("expired").
+    await engine.notify(
+        conversation.id,
+        [Message(text("interview_expired", lang))],
+        status=ConversationStatus.EXPIRED,
+    )
+
+
+async def purge_old_conversations(
+    store: SqlStore, retention_days: int, now: datetime | None = None
+) -> int:
+    """Delete conversations untouched for `retention_days`; the store audits it."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    return await store.purge_older_than(cutoff)
+
+
+# ---- what APScheduler runs ------------------------------------------------------------
+
+
+@dataclass
+class _Runtime:
+    engine: Engine
+    store: SqlStore
+    policy: IdlePolicy
+    retention_days: int
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+_runtime: _Runtime | None = None
+
+
+async def _as_job(name: str, work: Callable[[_Runtime], Awaitable[object]]) -> None:
+    runtime = _runtime
+    if runtime is None:
+        log.warning("job %s ran with no scheduler started; skipped", name)
+        return
+    task = asyncio.current_task()
+    if task is not None:
+        runtime.running.add(task)
+    try:
+        outcome = await work(runtime)
+        log.info("job %s done: %s", name, outcome)
+    except Exception:
+        log.exception("job %s failed; it runs again at its next time", name)
+    finally:
+        if task is not None:
+            runtime.running.discard(task)
+
+
+async def idle_check_job() -> None:
+    await _as_job(IDLE_CHECK_JOB, lambda rt: check_idle_interviews(rt.engine, rt.store, rt.policy))
+
+
+async def retention_purge_job() -> None:
+    await _as_job(
+        RETENTION_PURGE_JOB, lambda rt: purge_old_conversations(rt.store, rt.retention_days)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    id: str
+    next_run_at: datetime | None
+    trigger: str
+
+
+class Scheduler:
+    """The jobs, persistent in the database at `database_url` (the store's own)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: SqlStore,
+        database_url: str,
+        *,
+        schema: str | None = None,
+        policy: IdlePolicy | None = None,
+        retention_days: int = 180,
+        idle_check_every: timedelta = timedelta(minutes=10),
+        purge_hour_utc: int = 3,
+    ) -> None:
+        self._runtime = _Runtime(engine, store, policy or IdlePolicy(), retention_days)
+        self._database_url, self._schema = database_url, schema
+        self._idle_trigger = IntervalTrigger(seconds=idle_check_every.total_seconds(), timezone=UTC)
+        self._purge_trigger = CronTrigger(hour=purge_hour_utc, minute=0, timezone=UTC)
+        self._scheduler: Any = None
+
+    async def start(self) -> None:
+        global _runtime
+        _runtime = self._runtime
+        self._scheduler = AsyncIOScheduler(
+            jobstores={"default": job_store(self._database_url, self._schema)},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+        self._scheduler.start()
+        self._ensure(IDLE_CHECK_JOB, idle_check_job, self._idle_trigger)
+        self._ensure(RETENTION_PURGE_JOB, retention_purge_job, self._purge_trigger)
+        log.info("scheduler started: %s", ", ".join(j.id for j in self.jobs()))
+
+    def _ensure(self, job_id: str, func: Callable[[], Awaitable[None]], trigger: Any) -> None:
+        existing = self._scheduler.get_job(job_id)
+        if existing is not None and str(existing.trigger) == str(trigger):
+            return  # keep its next run time: restarting must not postpone a job forever
+        self._scheduler.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True)
+
+    def jobs(self) -> list[ScheduledJob]:
+        if self._scheduler is None:
+            return []
+        return [
+            ScheduledJob(job.id, job.next_run_time, str(job.trigger))
+            for job in self._scheduler.get_jobs()
+        ]
+
+    async def stop(self) -> None:
+        global _runtime
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None:
+            return
+        stopped = asyncio.Event()
+        scheduler.add_listener(lambda _: stopped.set(), EVENT_SCHEDULER_SHUTDOWN)
+        # AsyncIOScheduler shuts down in a loop callback (which also closes the job store's
+        # engine); wait for it, so nothing of it outlives stop().
+        scheduler.shutdown(wait=False)
+        running = list(self._runtime.running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        async with asyncio.timeout(STOP_TIMEOUT_S):
+            await stopped.wait()
+        if _runtime is self._runtime:
+            _runtime = None
+
+
+def scheduler_from_settings(settings: Settings, engine: Engine, store: SqlStore) -> Scheduler:
+    return Scheduler(
+        engine,
+        store,
+        settings.database_url,
+        policy=IdlePolicy(
+            reminder_after=timedelta(hours=settings.reminder_after_hours),
+            expire_after=timedelta(hours=settings.expire_after_hours),
+        ),
+        retention_days=settings.retention_days,
+        idle_check_every=timedelta(minutes=settings.idle_check_minutes),
+        purge_hour_utc=settings.retention_purge_hour,
+    )

@@ -1,0 +1,68 @@
+"""The hiring desk over the real store: invitations, decisions, reports and status."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.hiring import HiringDesk, UnknownRole
+from tests.fakes.llm_server import Answer, FakeLLMServer
+from tests.flows.test_interview import answer_all, evaluation_answers, start
+from tests.harness import Harness
+
+
+def desk_of(bot: Harness) -> HiringDesk:
+    return HiringDesk(bot.store, bot.engine.prompts)
+
+
+async def test_invitations_are_single_use_tokens_for_known_roles(bot: Harness) -> None:
+    desk = desk_of(bot)
+    first = await desk.invite("python-backend", "Ada", created_by="U_MANAGER")
+    second = await desk.invite("Product manager", "", created_by="U_MANAGER")  # by title
+    assert first != second and len(first) >= 16
+    assert first.replace("-", "").replace("_", "").isalnum()  # fits a t.me start parameter
+    used = await bot.store.use_invitation(second, await bot.store.ensure_user(bot.user))
+    assert used is not None and used.role == "product-manager"
+    with pytest.raises(UnknownRole) as refused:
+        await desk.invite("astronaut", "Neil", created_by="U_MANAGER")
+    assert refused.value.roles == ["product-manager", "python-backend"]
+    invitations = [a for a in await bot.store.audit_log() if a.event == "invitation"]
+    assert len(invitations) == 2 and first not in str([a.details for a in invitations])
+
+
+async def test_report_status_and_decisions(bot: Harness, llm_server: FakeLLMServer) -> None:
+    desk = desk_of(bot)
+    await start(bot)
+    [row] = await desk.status()
+    assert (row.candidate, row.state, row.progress) == ("Alice", "in_progress", "question 1 of 6")
+    await answer_all(bot, llm_server, evaluation_answers())
+    [row] = await desk.status()
+    assert row.state == "awaiting_decision" and row.progress == "advance"
+    assert row.evaluation_id is not None
+
+    report = await desk.report(row.evaluation_id)
+    assert report.ok and report.candidate == "Alice"
+    assert report.role_title == "Python backend developer"
+    assert report.recommendation == "advance" and report.recommendation_reason
+    assert [c.id for c in report.competencies] == ["python", "data", "ownership"]
+    assert report.competencies[1].evidence == ("EXPLAIN ANALYZE",)
+    assert all(q.text.endswith("?") or q.text for q in report.questions)
+    assert report.follow_ups == 0 and report.duration_minutes is not None
+
+    with pytest.raises(ValueError):
+        await desk.decide(row.evaluation_id, "hire-immediately", "U_MANAGER")
+    decision = await desk.decide(row.evaluation_id, "advance", "U_MANAGER")
+    assert (await desk.report(row.evaluation_id)).decisions == (decision,)
+    assert await desk.status() == []
+
+    transcript = await desk.transcript(row.conversation_id, requested_by="U_MANAGER")
+    assert transcript[0][0] == "assistant" and ("user", "accept") not in transcript
+    assert any(role == "user" and "EXPLAIN ANALYZE" in said for role, said in transcript)
+
+
+async def test_a_failed_evaluation_shows_as_failed_in_progress(
+    bot: Harness, llm_server: FakeLLMServer
+) -> None:
+    await start(bot)
+    await answer_all(bot, llm_server, [Answer(text="nope"), Answer(text="{oops")])
+    [row] = await desk_of(bot).status()
+    assert row.state == "evaluation_failed"
