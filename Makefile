@@ -36,8 +36,15 @@ unit: $(STAMP) local-model
 
 test: lint unit
 
-bench: $(STAMP)
-	$(BIN)/python -m tests.bench engine telegram slack
+# Figures, not assertions: the engine, Telegram and Slack against scripted fakes, then the
+# bot beside the plain openai client on the real local vLLM (or BOT_LLM_BASE_URL).
+bench: $(STAMP) local-model
+	$(BIN)/python -m tests.bench engine telegram slack real
+
+# Simulated strong, weak and manipulative candidates through the real interview flow,
+# against BOT_LLM_BASE_URL (point it at your own Qwen2.5-7B-Instruct or gpt-oss-20b).
+quality: $(STAMP)
+	$(BIN)/python -m tests.bench quality $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

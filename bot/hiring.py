@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain import InputKind
 from bot.errors import BotError
 from bot.prompts import PromptLibrary
-from bot.store.api import ConversationRecord, ConversationStatus, DecisionRecord, Store
+from bot.store.api import ConversationRecord, ConversationStatus, DecisionRecord, Role, Store
 
 INTERVIEW = "interview"
 DECISIONS = ("advance", "reject", "needs_review")
@@ -129,13 +130,18 @@ class HiringDesk:
     async def transcript(
         self, conversation_id: int, requested_by: str | None = None
     ) -> list[tuple[str, str]]:
-        """(role, text) of every answered message and reply, oldest first; who asked for
+        """(role, text) of every answer and reply, oldest first; who asked for
         it is audited, as a transcript is a candidate's personal data."""
         if requested_by is not None:
             await self.store.audit(
                 "transcript", requested_by, f"conversation:{conversation_id}", {}
             )
-        return [(m.role.value, m.text) for m in await self.store.history(conversation_id)]
+        return [
+            (m.role.value, m.text)
+            for m in await self.store.history(conversation_id)
+            # what the candidate wrote and what they were told; not the taps and commands
+            if m.role is Role.ASSISTANT or m.kind == InputKind.TEXT
+        ]
 
     async def conversation(self, conversation_id: int) -> ConversationRecord:
         return await self.store.get_conversation(conversation_id)

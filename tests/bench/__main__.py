@@ -8,6 +8,7 @@ import logging
 
 from tests.bench.engine import run_engine_bench
 from tests.bench.quality import add_quality_arguments, quality_mode
+from tests.bench.real import run_real_bench
 from tests.bench.report import table
 from tests.bench.slack import run_slack_bench
 from tests.bench.telegram import run_telegram_bench
@@ -18,7 +19,7 @@ DEFAULTS = {"engine": (50, 4, 100.0), "telegram": (20, 3, 50.0), "slack": (20, 3
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
-    parser.add_argument("modes", nargs="*", default=["engine"], help="engine, telegram, slack")
+    parser.add_argument("modes", nargs="*", default=["engine"], help="engine, telegram, slack, real, quality")
     parser.add_argument("--conversations", type=int, default=None, help="per mode: 50, 20, 20")
     parser.add_argument("--turns", type=int, default=None, help="per conversation: 4, 3, 3")
     parser.add_argument(
@@ -35,6 +36,11 @@ def main() -> None:
     for mode in args.modes:
         if mode == "quality":  # simulated candidates against BOT_LLM_BASE_URL
             quality_mode(args)
+            continue
+        if mode == "real":  # the bot beside the plain openai client on a real vLLM
+            conversations = args.conversations or 4
+            figures = asyncio.run(run_real_bench(conversations))
+            print(table(f"real: {conversations} conversations x 4 turns, bot vs direct", figures))
             continue
         if mode not in DEFAULTS:
             parser.error(f"unknown mode {mode!r}")

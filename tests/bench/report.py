@@ -17,5 +17,5 @@ def table(title: str, figures: dict[str, float]) -> str:
     lines = [f"== {title} =="]
     for name, value in figures.items():
         shown = f"{value:.1f}" if isinstance(value, float) else str(value)
-        lines.append(f"  {name:<28} {shown}")
+        lines.append(f"  {name:<32} {shown}")
     return "\n".join(lines)
