@@ -96,8 +96,10 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
         adapters.append(TelegramAdapter(settings, built.engine))
     if settings.slack_bot_token is not None:
         from adapters.slack import SlackAdapter
+        from bot.hiring import HiringDesk
 
-        adapters.append(SlackAdapter(settings, built.engine, built.store))
+        hiring = HiringDesk(built.store, built.prompts)
+        adapters.append(SlackAdapter(settings, built.engine, built.store, hiring=hiring))
     return adapters
 
 

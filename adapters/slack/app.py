@@ -100,7 +100,8 @@ class SlackAdapter:
         self.bot_user_id: str | None = None
         self._recent = _RecentIds()
         self._socket: AsyncSocketModeHandler | None = None
-        self.renderer = SlackRenderer(self.client, timing)
+        interim = build_web_client(settings, wait_on_rate_limits=False)
+        self.renderer = SlackRenderer(self.client, timing, interim)
         engine.attach(Platform.SLACK, self.renderer)
         self._register_help_desk()
         # The hiring channel (reports, decisions, /interview), when given its desk.

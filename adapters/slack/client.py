@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -43,16 +44,18 @@ def api_base_url(settings: Settings) -> str:
     return (settings.slack_api_url or SLACK_API_URL).rstrip("/") + "/"
 
 
-def build_web_client(settings: Settings) -> AsyncWebClient:
+def build_web_client(settings: Settings, *, wait_on_rate_limits: bool = True) -> AsyncWebClient:
+    """The client; `wait_on_rate_limits=False` gives the one for interim edits, which skip
+    an edit on a 429 (the text waits for a later one) instead of holding the reply up."""
     if settings.slack_bot_token is None:
         raise ConfigError("BOT_SLACK_BOT_TOKEN: required for the Slack adapter")
+    handlers: list[Any] = [AsyncConnectionErrorRetryHandler(max_retry_count=2)]
+    if wait_on_rate_limits:
+        handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=api_base_url(settings),
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        ],
+        retry_handlers=handlers,
     )
 
 
@@ -74,13 +77,13 @@ async def call_slack(
                 raise DeliveryBlocked(error) from failure
             if error != "ratelimited" or attempt == attempts - 1:
                 raise
-            retry_after = _retry_after(failure)
+            retry_after = retry_after_of(failure)
             log.warning("slack: still rate limited; waiting %.0f s", retry_after)
             await asyncio.sleep(retry_after)
     raise AssertionError("unreachable")
 
 
-def _retry_after(failure: SlackApiError) -> float:
+def retry_after_of(failure: SlackApiError) -> float:
     value = failure.response.headers.get("Retry-After", "1") if failure.response else "1"
     if isinstance(value, list):
         value = value[0] if value else "1"

@@ -69,8 +69,14 @@ Writer = NativeStream | EditedReply
 
 
 class SlackRenderer:
-    def __init__(self, client: AsyncWebClient, timing: StreamTiming | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        timing: StreamTiming | None = None,
+        interim: AsyncWebClient | None = None,
+    ) -> None:
         self.client = client
+        self.interim = interim or client
         self.timing = timing or StreamTiming()
         self.native_streaming = True
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
@@ -149,7 +155,7 @@ class SlackRenderer:
     def _new_writer(self, target: Target) -> Writer:
         if target.thread_ts and self.native_streaming:
             return NativeStream(self.client, target, self.timing)
-        return EditedReply(self.client, target, self.timing)
+        return EditedReply(self.client, target, self.timing, interim=self.interim)
 
     def _note_streaming(self, writer: Writer) -> None:
         if isinstance(writer, NativeStream) and writer.unavailable in PERMANENTLY_UNAVAILABLE:

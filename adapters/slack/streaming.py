@@ -19,7 +19,7 @@ from functools import partial
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.client import call_slack, error_of
+from adapters.slack.client import call_slack, error_of, retry_after_of
 from adapters.slack.splitting import FALLBACK_PART_CHARS, STREAM_PART_CHARS, cut_point, split_text
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,11 @@ class EditedReply:
         text: str = "",
         base: int = 0,
         adopted: list[tuple[str, str]] | None = None,
+        interim: AsyncWebClient | None = None,
     ) -> None:
         self.client, self.target, self.timing = client, target, timing
+        self.interim = interim or client  # for edits while streaming: does not wait on 429s
+        self._quiet_until = 0.0
         self.text = text
         self._base = base
         self._shown: list[tuple[str, str]] = list(adopted or [])  # (ts, text shown)
@@ -88,7 +91,8 @@ class EditedReply:
     def due_in(self) -> float | None:
         if self._layout() == [shown for _, shown in self._shown]:
             return None
-        return max(0.0, self._last_write + self.timing.edit_interval_s - time.monotonic())
+        due = max(self._last_write + self.timing.edit_interval_s, self._quiet_until)
+        return max(0.0, due - time.monotonic())
 
     async def flush(self) -> None:
         try:
@@ -96,7 +100,11 @@ class EditedReply:
         except SlackApiError as failure:
             if error_of(failure) != "ratelimited":
                 raise
-            log.warning("slack: rate limited while editing; the text waits for the next flush")
+            # No edits until Retry-After has passed; the text is kept and shown by a later
+            # edit (the final one waits as long as it must).
+            pause = retry_after_of(failure)
+            self._quiet_until = time.monotonic() + pause
+            log.info("slack: rate limited while editing; next edit in %.0f s", pause)
 
     async def finish(self, final: str) -> None:
         if final:
@@ -113,7 +121,7 @@ class EditedReply:
                 await self._take_turn()
                 await call_slack(
                     partial(
-                        self.client.chat_update,
+                        (self.client if patient else self.interim).chat_update,
                         channel=self.target.channel,
                         ts=ts,
                         markdown_text=part,

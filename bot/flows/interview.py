@@ -156,9 +156,13 @@ class InterviewFlow:
         if last:
             async for event in self.evaluate(ctx, state):
                 yield event
+            # Said whatever the evaluation's fate: it is the hiring team's business, and a
+            # retry later (from the hiring channel) tells the candidate nothing new.
+            yield Message(text("interview_complete", state.lang))
 
     async def evaluate(self, ctx: TurnContext, state: InterviewState) -> AsyncIterator[FlowEvent]:
-        """Score the answers; run again by a retry after a failure."""
+        """Score the answers; run again by a retry after a failure (silently: nothing is
+        shown to the candidate)."""
         role = self._role(ctx, state)
         state.finished_at = state.finished_at or datetime.now(UTC)
         version = ctx.prompts.interview.version
@@ -168,14 +172,12 @@ class InterviewFlow:
             log.error("evaluation of conversation %s failed: %s", ctx.conversation_id, exc)
             state.stage = "evaluation_failed"
             model = await ctx.llm.model_name()
-            yield Evaluated("failed", {}, exc.raw_output, model, version, role.version, str(exc))
             # The conversation stays open so that the evaluation can be retried.
-            yield Message(text("interview_complete", state.lang))
+            yield Evaluated("failed", {}, exc.raw_output, model, version, role.version, str(exc))
             return
         state.stage = "done"
         result.data.update(self._facts(state))
         yield Evaluated("ok", result.data, result.raw, result.model, version, role.version)
-        yield Message(text("interview_complete", state.lang))
         yield Finished("finished")
 
     def help_text(self, ctx: TurnContext, state: InterviewState) -> str:

@@ -78,12 +78,12 @@ async def test_full_transcript_posted_in_the_reports_thread(live: Live) -> None:
     report = await interview(live)
     [conversation] = await live.core.store.list_conversations(flow="interview")
     assert await live.tap(report, "hiring:transcript", str(conversation.id), MANAGER) == 200
-    thread = await live.slack.wait_for(
-        lambda: (
-            len(live.slack.bot_messages("C_HIRING", report.ts)) >= 2
-            and live.slack.bot_messages("C_HIRING", report.ts)
-        )
-    )
+
+    def title_and_transcript() -> list[FakeMessage]:
+        replies = live.slack.bot_messages("C_HIRING", report.ts)
+        return replies if len(replies) >= 2 else []
+
+    thread = await live.slack.wait_for(title_and_transcript)
     transcript = "\n".join(m.text for m in thread)
     assert "Transcript of the interview with Alice" in transcript
     assert all(answer.replace(">", "&gt;") in transcript for answer in ANSWERS)
