@@ -19,7 +19,9 @@ DEFAULTS = {"engine": (50, 4, 100.0), "telegram": (20, 3, 50.0), "slack": (20, 3
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
-    parser.add_argument("modes", nargs="*", default=["engine"], help="engine, telegram, slack, real, quality")
+    parser.add_argument(
+        "modes", nargs="*", default=["engine"], help="engine, telegram, slack, real, quality"
+    )
     parser.add_argument("--conversations", type=int, default=None, help="per mode: 50, 20, 20")
     parser.add_argument("--turns", type=int, default=None, help="per conversation: 4, 3, 3")
     parser.add_argument(
