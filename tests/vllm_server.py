@@ -85,6 +85,7 @@ class VLLMServer:
             raise RuntimeError("vLLM server already started")
         self.ensure_model()
         self.port = self.port or free_port()
+        self.log_path.write_bytes(b"")  # this run's log only (a stop logs vLLM's shutdown)
         began = time.monotonic()
         self.proc = start_server(self.paths, HOST, self.port, self.log_path)
         try:

@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 
 Recommendation = Literal["advance", "hold", "reject"]
 MIN_SUBSTANTIVE_WORDS = 4
+# Length limits of the judgement, enforced by the server's guided decoding.
+RATIONALE_CHARS, SUMMARY_CHARS, QUOTE_CHARS, QUOTES = 200, 300, 150, 2
 
 
 class QuestionScore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rationale: str = Field(max_length=300)  # reasons first, then the score
+    rationale: str = Field(max_length=RATIONALE_CHARS)  # reasons first, then the score
     score: int = Field(ge=1, le=5)
 
 
@@ -49,17 +51,25 @@ class CompetencyJudgement(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    evidence: list[Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=3
+    evidence: list[Annotated[str, Field(max_length=QUOTE_CHARS)]] = Field(
+        default_factory=list, max_length=QUOTES
     )
     scores: BaseModel
-    rationale: str = Field(max_length=400)
+    rationale: str = Field(max_length=SUMMARY_CHARS)
     possible_manipulation: bool = False
 
     def score_of(self, question_id: str) -> QuestionScore:
         score = getattr(self.scores, _field_name(question_id))
         assert isinstance(score, QuestionScore)
         return score
+
+
+def judgement_token_budget(questions: int) -> int:
+    """Room for every field at its longest even if each character is a token (a small
+    model can loop on "1.1.1..." until the length limit), so the JSON is never cut off."""
+    structure = 40
+    per_question = RATIONALE_CHARS + structure
+    return 2 * structure + questions * per_question + SUMMARY_CHARS + QUOTES * QUOTE_CHARS
 
 
 def _field_name(question_id: str) -> str:
@@ -160,7 +170,9 @@ async def evaluate(
                 competency_messages(ctx, role, competency, asked),
                 schema,
                 temperature=0.0 if sample == 0 else 0.7,
-                max_tokens=900,  # the schema's length limits keep a judgement well below
+                # Room for every field at its longest, even in a degenerate one-token-per-
+                # two-characters output, so that the JSON is never cut off.
+                max_tokens=judgement_token_budget(len(asked)),
                 session_id=ctx.session_id,
             )
             raw_outputs.append(structured.raw)

@@ -103,6 +103,10 @@ def server_command(
         "--enable-prefix-caching",
         # Reports usage.prompt_tokens_details.cached_tokens.
         "--enable-prompt-tokens-details",
+        # Compact JSON in guided decoding: a small model otherwise fills the allowed
+        # whitespace between fields with newlines until max_tokens cuts the JSON off.
+        "--structured-outputs-config",
+        '{"backend": "xgrammar", "disable_any_whitespace": true}',
         "--disable-uvicorn-access-log",
         *eager,
     ]
