@@ -125,9 +125,12 @@ async def harness(
     retry_interval_s: float = 0.2,
     options: EngineOptions | None = None,
     timeout_s: float = 10,
+    llm: OpenAICompatibleLLM | None = None,
 ) -> AsyncIterator[Harness]:
+    """`llm` replaces the test client built from `llm_url` (the caller then closes it)."""
     store = SqlStore(db_url, schema=schema) if schema else SqlStore(db_url)
-    llm = OpenAICompatibleLLM(llm_url, max_retries=1, backoff_s=0.01, timeout_s=timeout_s)
+    owned = llm is None
+    llm = llm or OpenAICompatibleLLM(llm_url, max_retries=1, backoff_s=0.01, timeout_s=timeout_s)
     await store.upgrade()
     engine = Engine(
         store,
@@ -144,5 +147,6 @@ async def harness(
         yield Harness(engine, store, llm, seen)
     finally:
         await engine.stop()
-        await llm.close()
+        if owned:
+            await llm.close()
         await store.close()

@@ -26,14 +26,13 @@ from typing import Any
 
 import yaml
 
-from bot.app import build_llm, default_flows
+from bot.app import build_llm
 from bot.config import Settings
 from bot.domain import InputKind, Platform, UserRef
-from bot.engine import Engine, EngineOptions
+from bot.engine import EngineOptions
 from bot.prompts import PromptLibrary
-from bot.store.sql import SqlStore
 from tests.bench.quality_report import SETS, Interview, format_group, summarise
-from tests.harness import PROMPTS, Harness, Recorder
+from tests.harness import PROMPTS, Harness, harness
 
 ANSWERS = Path(__file__).with_name("quality_answers.yaml")
 
@@ -99,20 +98,10 @@ async def quality_bot(settings: Settings, samples: int) -> AsyncIterator[Harness
                 "(set BOT_LLM_BASE_URL to a running vLLM or other server)"
             )
         with tempfile.TemporaryDirectory(prefix="bot-quality-") as folder:
-            store = SqlStore(f"sqlite+aiosqlite:///{Path(folder) / 'quality.db'}")
-            try:
-                await store.upgrade()
-                options = EngineOptions(evaluation_samples=samples, retry_interval_s=3600)
-                engine = Engine(store, llm, PromptLibrary(PROMPTS), default_flows(), options)
-                seen = Recorder()
-                engine.attach(Platform.CONSOLE, seen)
-                await engine.start()
-                try:
-                    yield Harness(engine, store, llm, seen)
-                finally:
-                    await engine.stop()
-            finally:
-                await store.close()
+            url = f"sqlite+aiosqlite:///{Path(folder) / 'quality.db'}"
+            options = EngineOptions(evaluation_samples=samples, retry_interval_s=3600)
+            async with harness(settings.llm_base_url, url, options=options, llm=llm) as bot:
+                yield bot
     finally:
         await llm.close()
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from openai import AsyncOpenAI
 
-from tests.vllm_server import VLLMServer
+from tests.vllm_server import VLLMServer, running_requests
 
 pytestmark = pytest.mark.vllm
 
@@ -39,20 +37,11 @@ async def client(vllm_server: VLLMServer) -> AsyncIterator[AsyncOpenAI]:
         yield c
 
 
-async def running_requests(server: VLLMServer) -> float:
-    async with httpx.AsyncClient() as http:
-        response = await http.get(f"{server.root_url}/metrics")
-    response.raise_for_status()
-    match = re.search(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", response.text, re.MULTILINE)
-    assert match, "vllm:num_requests_running missing from /metrics"
-    return float(match.group(1))
-
-
 async def wait_for_running(server: VLLMServer, expected: float) -> None:
     """Poll /metrics until the gauge shows `expected`; fail after 10 s."""
     async with asyncio.timeout(10):
         while True:
-            if await running_requests(server) == expected:
+            if await running_requests(server.root_url) == expected:
                 return
             await asyncio.sleep(0.05)  # a gauge: there is no event to wait on
 
@@ -149,7 +138,7 @@ async def test_closing_a_stream_early_aborts_the_request(
             received += 1
         if received == 3:
             break
-    assert await running_requests(vllm_server) == 1
+    assert await running_requests(vllm_server.root_url) == 1
     await stream.close()
     await wait_for_running(vllm_server, 0)
 
