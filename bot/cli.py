@@ -33,6 +33,8 @@ def _settings(log_level: str | None = None) -> Settings:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for chatty in ("httpx", "httpx2", "apscheduler"):  # a line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return settings
 
 
@@ -81,6 +83,7 @@ def _run_everything(settings: Settings) -> None:
             "BOT_SLACK_SIGNING_SECRET (HTTP events). See README.md.\n",
             err=True,
         )
+        logging.getLogger().setLevel(logging.WARNING)  # the terminal is the chat now
         _chat(settings, "support", None)
         return
     _run(serve(settings))
