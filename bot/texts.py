@@ -104,6 +104,7 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Could you walk me through what you would do first, and why?",
         "zh": "能否具体说说您首先会做什么，为什么？",
     },
+    "interview_ack": {"en": "Thank you.", "zh": "谢谢。"},
     "interview_progress": {"en": "Question {n} of {total}:", "zh": "第 {n} 题（共 {total} 题）："},
     "interview_last_answer": {
         "en": "That was the last question. Thank you for your answers!",

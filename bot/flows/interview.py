@@ -10,6 +10,7 @@ most the role's budget per question (enforced here, not by the model).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
@@ -61,6 +62,20 @@ class InterviewState(FlowState):
     def answers_to(self, question_id: str) -> str:
         parts = [a.text for a in self.answers if a.question_id == question_id]
         return "\n\n".join(parts)
+
+
+_FIRST_SENTENCE = re.compile(r"^[^\n.!?。！？]*[.!?。！？]?")
+_LOOKS_LIKE_A_QUESTION = re.compile(r"[?？]|question|问题|第\s*\d+\s*题", re.IGNORECASE)
+
+
+def vet_acknowledgement(said: str, lang: str) -> str:
+    """The model's acknowledgement, cut to its first sentence; a fixed one instead when it
+    asks something, announces a question, or judges at length (small models do)."""
+    match = _FIRST_SENTENCE.match(said.strip())
+    sentence = match.group(0).strip() if match else ""
+    if len(sentence) < 2 or len(sentence) > 160 or _LOOKS_LIKE_A_QUESTION.search(sentence):
+        return text("interview_ack", lang)
+    return sentence
 
 
 def render_answer(answer: str) -> str:
@@ -151,6 +166,7 @@ class InterviewFlow:
             prompt_version=ctx.prompts.interview.version,
             suffix=suffix,
             max_tokens=60,
+            vet=lambda said: vet_acknowledgement(said, state.lang),
         ):
             yield event
         if last:

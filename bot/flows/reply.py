@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from bot.domain import TextDelta, TextDone, Thinking
 from bot.flows.base import FlowEvent, ReplyMeta, TurnContext
@@ -33,9 +33,13 @@ async def stream_reply(
     prompt_version: str,
     suffix: str = "",
     max_tokens: int | None = None,
+    vet: Callable[[str], str] | None = None,
 ) -> AsyncIterator[FlowEvent]:
     """Thinking, the model's text as deltas, then `suffix` (fixed text such as the next
-    question), one TextDone with the whole reply and the ReplyMeta to store with it."""
+    question), one TextDone with the whole reply and the ReplyMeta to store with it.
+
+    With `vet`, the model's text is held back and passed through it first (for a short
+    text that must meet rules, such as the interviewer's acknowledgement)."""
     yield Thinking()
     parts: list[str] = []
     reasoning_chars = 0
@@ -52,7 +56,8 @@ async def stream_reply(
                 if not event.text:
                     continue
             parts.append(event.text)
-            yield TextDelta(event.text)
+            if vet is None:
+                yield TextDelta(event.text)
         elif isinstance(event, ReasoningDelta):
             reasoning_chars += len(event.text)  # counted, never shown
         else:
@@ -60,6 +65,10 @@ async def stream_reply(
     if reasoning_chars:
         log.debug("model reasoning kept out of the reply: %d characters", reasoning_chars)
     text = "".join(parts).rstrip()
+    if vet is not None:
+        text = vet(text)
+        if text:
+            yield TextDelta(text)
     if suffix:
         joiner = "\n\n" if text else ""
         yield TextDelta(joiner + suffix)

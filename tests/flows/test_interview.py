@@ -338,3 +338,17 @@ def test_chinese_answers_count_words_without_spaces() -> None:
 
     assert word_count("我会使用游标分页并限制每页数量") >= MIN_SUBSTANTIVE_WORDS
     assert word_count("不知道") < MIN_SUBSTANTIVE_WORDS
+
+
+async def test_the_acknowledgement_never_asks_or_invents_a_question(
+    bot: Harness, llm_server: FakeLLMServer
+) -> None:
+    await start(bot)
+    llm_server.enqueue(COMPLETE, Answer(text="Question 2 of 6:\nWhat are the benefits of asyncio?"))
+    await bot.send(ANSWERS[0], flow="interview")
+    reply = bot.seen.texts()[-1]
+    assert reply.startswith(text("interview_ack") + "\n\nQuestion 2 of 6:")
+    assert "benefits of asyncio" not in reply
+    llm_server.enqueue(COMPLETE, Answer(text="Thanks, that is clear. Anything else to add?"))
+    await bot.send(ANSWERS[1], flow="interview")
+    assert bot.seen.texts()[-1].startswith("Thanks, that is clear.\n\nQuestion 3 of 6:")
