@@ -222,6 +222,9 @@ async def evaluate(
         flags.append("score_disagreement")
     if dropped_total:
         flags.append("unverified_quotes_dropped")
+    if "possible_manipulation" in flags and recommendation == "advance":
+        recommendation = "hold"
+        reason += "; held back because text addressed to the grader was found: a person reads it"
     data: JSON = {
         "role": role.id,
         "recommendation": recommendation,
