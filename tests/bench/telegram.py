@@ -1,8 +1,10 @@
 """Telegram benchmark: concurrent candidates through the real adapter (python-telegram-bot,
 long polling) and the fake Bot API with its flood limits on, the real engine, store and LLM
-client, and the scripted model. Each answer turn streams an acknowledgement; we report Bot
-API calls per streamed reply, the delay from the model's first token to the first visible
-text, 429s, throughput, and lost or duplicated replies.
+client, and the scripted model. Each answer turn's reply is the model's acknowledgement
+(held until complete and vetted to one sentence, so "first visible text" includes
+generating it) followed by the next question; we report Bot API calls per streamed reply,
+the delay from the model's first token to the first visible text, 429s, throughput, and
+lost or duplicated replies.
 
 The model's reply to a turn starts with that turn's tag, so any text of it on screen names
 the turn; the tag's first content chunk leaves the scripted server at arrival + ttft + one
@@ -32,7 +34,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.harness import harness
 
 TAG = re.compile(r"bench-[a-z]+\d+-t\d+")
-FILLER = "lorem ipsum " * 48
+FILLER = "lorem ipsum " * 10  # one sentence under the acknowledgement's 160 characters
 COMPLETE: dict[str, list[str]] = {
     "missing_star_parts": [],
     "missing_reference_points": [],
