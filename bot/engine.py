@@ -242,6 +242,12 @@ class Engine:
                             return  # the backend is down: the retry loop comes back
         except Exception:
             log.exception("worker of conversation %s failed", conversation_id)
+        finally:
+            if self._workers.get(conversation_id) is asyncio.current_task():
+                del self._workers[conversation_id]  # a later kick starts a new worker
+                if conversation_id in self._dirty and self.backend_up:
+                    # A message arrived while the locks were being released.
+                    self.kick(conversation_id)
 
     async def _turn(self, conversation_id: int, message: MessageRecord) -> bool:
         """One pending message; False when it must wait for the backend."""
