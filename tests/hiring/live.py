@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from adapters.slack import SlackAdapter, StreamTiming
 from bot.domain import UserRef
 from bot.hiring import HiringDesk
+from bot.http import HttpServer
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack import FakeMessage, FakeSlack
 from tests.harness import Harness, harness
@@ -66,15 +65,12 @@ async def live_bot(
             settings_for(slack, **values), core.engine, core.store, timing=FAST, hiring=desk
         )
         await adapter.start()
-        app = web.Application()
-        app.add_routes(adapter.http_routes())
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
+        http = HttpServer("127.0.0.1", 0, core.store, core.llm)  # the bot's own server
+        http.add_routes(adapter.http_routes())
+        await http.start()
         try:
-            yield Live(slack, llm, core, adapter, f"http://127.0.0.1:{port}/slack/events")
+            yield Live(slack, llm, core, adapter, f"http://127.0.0.1:{http.port}/slack/events")
         finally:
             await core.engine.idle()
-            await runner.cleanup()
+            await http.stop()
             await adapter.stop()

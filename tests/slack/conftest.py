@@ -10,8 +10,9 @@ from aiohttp import web
 
 from adapters.slack import SlackAdapter, StreamTiming
 from bot.config import Settings
+from tests.fakes.scripted_engine import ScriptedEngine
 from tests.fakes.slack import FakeSlack
-from tests.slack.scripted_engine import ScriptedEngine
+from tests.slack.scripted_engine import hello
 
 T = TypeVar("T")
 FAST = StreamTiming(append_interval_s=0.05, edit_interval_s=1.0)
@@ -73,7 +74,7 @@ async def slack(slack_options: dict[str, Any]) -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def engine() -> AsyncIterator[ScriptedEngine]:
-    scripted = ScriptedEngine()
+    scripted = ScriptedEngine(hello)
     yield scripted
     await scripted.close()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from adapters.slack import SlackAdapter
+from tests.fakes.scripted_engine import ScriptedEngine
 from tests.fakes.slack import FakeSlack
 from tests.slack.conftest import FAST, settings_for
-from tests.slack.scripted_engine import ScriptedEngine
 
 
 async def test_socket_mode_event_is_acked_and_answered(

@@ -10,8 +10,8 @@ from aiohttp import web
 from adapters.telegram import RenderTiming, TelegramAdapter
 from adapters.telegram.delivery import RetryPolicy
 from bot.config import Settings
+from tests.fakes.scripted_engine import ScriptedEngine
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram.scripted_engine import ScriptedEngine
 
 FAST_TIMING = RenderTiming(edit_interval_s=1.0, draft_interval_s=0.1, typing_interval_s=0.3)
 FAST_RETRIES = RetryPolicy(backoff_s=0.05)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from adapters.telegram import TelegramAdapter
 from bot.domain import FlowStart, InputKind, Platform
+from tests.fakes.scripted_engine import ScriptedEngine
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram.scripted_engine import ScriptedEngine
 
 
 async def test_polling_delivers_a_message_and_the_reply(

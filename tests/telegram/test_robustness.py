@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from adapters.telegram import TelegramAdapter
 from bot.domain import InputKind, Message, TextDone
+from tests.fakes.scripted_engine import Pause, ScriptedEngine
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram.scripted_engine import Pause, ScriptedEngine
 
 BOT = "@fake_interview_bot"
 

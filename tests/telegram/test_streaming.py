@@ -6,8 +6,8 @@ import itertools
 
 from adapters.telegram import TelegramAdapter
 from bot.domain import Button, Buttons, InputKind, TextDelta, TextDone, Thinking
+from tests.fakes.scripted_engine import Pause, ScriptedEngine
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram.scripted_engine import Pause, ScriptedEngine
 
 BOT = "@fake_interview_bot"
 

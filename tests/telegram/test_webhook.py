@@ -9,9 +9,9 @@ import pytest
 
 from adapters.telegram import TelegramAdapter
 from bot.errors import ConfigError
+from tests.fakes.scripted_engine import ScriptedEngine
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram.conftest import FAST_TIMING, ServeRoutes, free_port, settings_for
-from tests.telegram.scripted_engine import ScriptedEngine
 
 SECRET = "s3cret-token_for-tests"
 

@@ -1,8 +1,9 @@
-"""A scripted stand-in for the engine (bot.ports.EngineAPI), at the adapter's seam.
+"""A scripted stand-in for the engine (bot.ports.EngineAPI), at an adapter's seam.
 
-It records every submitted `Incoming` and answers each one by driving the attached renderer
-with a scripted `Output` list, one turn at a time per conversation, like the real engine.
-`Pause(seconds)` in a script stands for a slow model between tokens.
+Records every submitted `Incoming`, drops duplicates by event id the way the engine does
+(unique platform event id), and answers each one by driving the attached renderer with a
+scripted `Output` list, one turn at a time per conversation. `Pause(seconds)` in a script
+stands for a slow model between tokens.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class ScriptedEngine:
     def __init__(self, script: Script = echo) -> None:
         self.script = script
         self.submitted: list[Incoming] = []
+        self.accepted: list[Incoming] = []
         self.renderers: dict[Platform, Renderer] = {}
         self.render_errors: list[BaseException] = []
+        self._event_ids: set[str] = set()
         self._turns: dict[ConversationKey, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -45,19 +48,23 @@ class ScriptedEngine:
 
     async def submit(self, incoming: Incoming) -> Receipt:
         self.submitted.append(incoming)
+        if incoming.event_id is not None:
+            if incoming.event_id in self._event_ids:
+                return Receipt(accepted=False)
+            self._event_ids.add(incoming.event_id)
+        self.accepted.append(incoming)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._turn(incoming, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return Receipt(accepted=True, conversation_id=1, message_id=len(self.submitted), done=done)
+        return Receipt(accepted=True, conversation_id=1, message_id=len(self.accepted), done=done)
 
     async def render(self, key: ConversationKey, steps: Sequence[Step]) -> None:
         """Drive the renderer directly, as a scheduled job (a reminder) would."""
         await self.renderers[key.platform](key, _play(steps))
 
     async def _turn(self, incoming: Incoming, done: asyncio.Future[None]) -> None:
-        lock = self._turns.setdefault(incoming.key, asyncio.Lock())
-        async with lock:
+        async with self._turns.setdefault(incoming.key, asyncio.Lock()):
             try:
                 await self.render(incoming.key, self.script(incoming))
             except Exception as error:  # noqa: BLE001 - recorded for the test to assert on
