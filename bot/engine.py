@@ -25,7 +25,6 @@ from bot.commands import (
     run_command,
 )
 from bot.domain import (
-    Buttons,
     ConversationKey,
     Handoff,
     Incoming,
@@ -67,9 +66,7 @@ from bot.store.api import (
     ConversationStatus,
     MessageRecord,
     MessageStatus,
-    NewReply,
     Store,
-    TurnCommit,
 )
 from bot.texts import text
 from bot.turn import TurnResult, commit_for, rejection
@@ -207,16 +204,7 @@ class Engine:
             await self._render(conversation.key, events(), turn)
             if status is not None and turn.finished is None:
                 turn.finished = status.value
-            replies = [NewReply(o.text) for o in turn.outputs if isinstance(o, Message | Buttons)]
-            await self.store.commit_turn(
-                TurnCommit(
-                    conversation_id=conversation_id,
-                    answered_message_ids=[],
-                    state=conversation.state,
-                    status=ConversationStatus(turn.finished or conversation.status),
-                    replies=replies,
-                )
-            )
+            await self.store.commit_turn(commit_for(conversation, [], conversation.state, turn))
             await self._announce(conversation, turn, None)
 
     def kick(self, conversation_id: int) -> None:
@@ -272,9 +260,10 @@ class Engine:
         if turn.failure == "deleted":
             self._resolve(message.id)
             return True
-        if turn.failure is not None:
-            state = flow.state_type.model_validate(conversation.state)  # unchanged
-        evaluation_id = await self.store.commit_turn(commit_for(conversation, message, state, turn))
+        # A failed turn answers the message with its notice but leaves the state as it was.
+        written = conversation.state if turn.failure else state.model_dump(mode="json")
+        commit = commit_for(conversation, [message.id], written, turn)
+        evaluation_id = await self.store.commit_turn(commit)
         self._resolve(message.id)
         await self._announce(conversation, turn, evaluation_id)
         return True

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from bot.domain import Message, Output, TextDelta, TextDone
-from bot.flows.base import Evaluated, FlowEvent, FlowState, ReplyMeta
+from bot.domain import JSON, Message, Output, TextDelta, TextDone
+from bot.flows.base import Evaluated, FlowEvent, ReplyMeta
 from bot.store.api import (
     ConversationRecord,
     ConversationStatus,
-    MessageRecord,
     NewEvaluation,
     NewReply,
     TurnCommit,
@@ -36,8 +35,10 @@ async def rejection(kind: str, lang: str, limit: int) -> AsyncIterator[FlowEvent
 
 
 def commit_for(
-    conversation: ConversationRecord, message: MessageRecord, state: FlowState, turn: TurnResult
+    conversation: ConversationRecord, answered: list[int], state: JSON, turn: TurnResult
 ) -> TurnCommit:
+    """What a turn writes: its replies (the model's with their cost), the state, the
+    status, the evaluation, and the user messages it answered (none for a bot notice)."""
     meta = turn.meta
     replies = []
     for output in turn.outputs:
@@ -69,8 +70,8 @@ def commit_for(
     status = ConversationStatus(turn.finished) if turn.finished else conversation.status
     return TurnCommit(
         conversation_id=conversation.id,
-        answered_message_ids=[message.id],
-        state=state.model_dump(mode="json"),
+        answered_message_ids=answered,
+        state=state,
         status=status,
         replies=replies,
         evaluation=evaluation,
