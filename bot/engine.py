@@ -17,35 +17,23 @@ from dataclasses import dataclass
 
 from bot import metrics
 from bot.commands import (
-    ACTION_RETRY_EVALUATION,
-    COMMAND_ACTION_PREFIX,
-    ConversationDeleted,
     Exporter,
-    retry_evaluation,
-    run_command,
 )
 from bot.domain import (
     ConversationKey,
     Handoff,
     Incoming,
-    InputKind,
     Message,
     Output,
     Platform,
     UserRef,
 )
-from bot.errors import DeliveryBlocked, LLMUnavailable, UserFacingError
+from bot.errors import UserFacingError
 from bot.flows.base import (
-    Evaluated,
-    Finished,
-    Flow,
     FlowEvent,
     FlowRegistry,
-    FlowState,
     HistoryItem,
-    ReplyMeta,
     TurnContext,
-    UserInput,
 )
 from bot.inputs import check_input
 from bot.llm.types import LLM
@@ -69,7 +57,7 @@ from bot.store.api import (
     Store,
 )
 from bot.texts import text
-from bot.turn import TurnResult, commit_for, rejection
+from bot.turn import FailureKind, TurnResult, TurnRunner, commit_for
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +94,16 @@ class Engine:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
-        self._told_unavailable: set[int] = set()
         self._retry_task: asyncio.Task[None] | None = None
         self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
         self.backend_up = True
+        self._runner = TurnRunner(
+            store,
+            self._renderers,
+            self._context,
+            max_input_chars=self.options.max_input_chars,
+            exporter=exporter,
+        )
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------
 
@@ -201,7 +195,7 @@ class Engine:
                 for output in outputs:
                     yield output
 
-            await self._render(conversation.key, events(), turn)
+            await self._runner.render(conversation.key, events(), turn)
             if status is not None and turn.finished is None:
                 turn.finished = status.value
             await self.store.commit_turn(commit_for(conversation, [], conversation.state, turn))
@@ -245,19 +239,15 @@ class Engine:
             self._resolve(message.id)
             return True
         flow = self.flows.get(conversation.flow)
-        state = flow.state_type.model_validate(conversation.state)
-        ctx = await self._context(conversation, message)
-        turn = TurnResult(conversation_id, state.lang)
-        events = self._events(flow, ctx, state, message)
-        await self._render(conversation.key, events, turn)
+        turn, state = await self._runner.run(conversation, flow, message)
         metrics.TURNS.labels(conversation.flow, turn.failure or "ok").inc()
-        if turn.failure == "unavailable":
+        if turn.failure is FailureKind.UNAVAILABLE:
             self.backend_up = False
             return False
         metrics.observe_reply(turn.meta)
         self.backend_up = True
-        self._told_unavailable.discard(conversation_id)
-        if turn.failure == "deleted":
+        self._runner.told_unavailable.discard(conversation_id)
+        if turn.failure is FailureKind.DELETED:
             self._resolve(message.id)
             return True
         # A failed turn answers the message with its notice but leaves the state as it was.
@@ -267,91 +257,6 @@ class Engine:
         self._resolve(message.id)
         await self._announce(conversation, turn, evaluation_id)
         return True
-
-    def _events(
-        self, flow: Flow, ctx: TurnContext, state: FlowState, message: MessageRecord
-    ) -> AsyncIterator[FlowEvent]:
-        if message.kind == InputKind.START:
-            return flow.on_start(ctx, state)
-        if message.kind == InputKind.ACTION and message.action_id == ACTION_RETRY_EVALUATION:
-            return retry_evaluation(flow, ctx, state)
-        if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
-            return run_command(ctx, flow, state, message, self.store, self.exporter)
-        if message.kind not in (InputKind.TEXT, InputKind.ACTION):
-            return rejection(message.kind, state.lang, self.options.max_input_chars)
-        user_input = UserInput(
-            "action" if message.kind == InputKind.ACTION else "text",
-            message.text,
-            message.action_id,
-        )
-        return flow.on_input(ctx, state, user_input)
-
-    async def _render(
-        self, key: ConversationKey, events: AsyncIterator[FlowEvent], turn: TurnResult
-    ) -> None:
-        """Run the flow and the renderer side by side; a flow failure becomes a notice."""
-        queue: asyncio.Queue[Output | None] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(key, events, turn, queue))
-
-        async def outputs() -> AsyncIterator[Output]:
-            while (item := await queue.get()) is not None:
-                yield item
-
-        renderer = self._renderers.get(key.platform)
-        try:
-            if renderer is None:
-                async for _ in outputs():
-                    pass
-            else:
-                await renderer(key, outputs())
-        except DeliveryBlocked:
-            log.warning("delivery to %s blocked by the platform", key.as_str())
-            turn.finished = ConversationStatus.BLOCKED.value
-        except Exception:
-            log.exception("renderer failed for %s; the reply is stored", key.as_str())
-        await producer
-
-    async def _produce(
-        self,
-        key: ConversationKey,
-        events: AsyncIterator[FlowEvent],
-        turn: TurnResult,
-        queue: asyncio.Queue[Output | None],
-    ) -> None:
-        try:
-            async for event in events:
-                if isinstance(event, ReplyMeta):
-                    turn.meta = event
-                elif isinstance(event, Evaluated):
-                    turn.evaluation = event
-                elif isinstance(event, Finished):
-                    turn.finished = event.status
-                else:
-                    turn.outputs.append(event)
-                    queue.put_nowait(event)
-        except LLMUnavailable as exc:
-            log.warning("backend unavailable for %s: %s", key.as_str(), exc)
-            turn.failure = "unavailable"
-            if turn.conversation_id not in self._told_unavailable:
-                self._told_unavailable.add(turn.conversation_id)
-                queue.put_nowait(Message(text("llm_unavailable", turn.lang)))
-        except UserFacingError as exc:
-            log.info("user-facing error in %s: %s", key.as_str(), exc.detail or exc.text_key)
-            turn.failure = "user"
-            notice = Message(text(exc.text_key, turn.lang))
-            turn.outputs.append(notice)
-            queue.put_nowait(notice)
-        except ConversationDeleted:
-            turn.failure = "deleted"
-            queue.put_nowait(Message(text("delete_done", turn.lang)))
-        except Exception:
-            log.exception("turn failed in %s", key.as_str())
-            turn.failure = "internal"
-            notice = Message(text("internal_error", turn.lang))
-            turn.outputs.append(notice)
-            queue.put_nowait(notice)
-        finally:
-            queue.put_nowait(None)
 
     # ---- helpers -----------------------------------------------------------------------
 

@@ -8,12 +8,9 @@ chat.update fallback; threads (channel mentions, assistant threads) get native s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -29,6 +26,7 @@ from adapters.slack.streaming import (
     StreamTiming,
     Target,
 )
+from adapters.stream_driver import drive
 from bot.domain import (
     Buttons,
     ConversationKey,
@@ -58,11 +56,6 @@ PERMANENTLY_UNAVAILABLE = frozenset(
         "missing_scope",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _End:
-    error: BaseException | None = None
 
 
 Writer = NativeStream | EditedReply
@@ -103,65 +96,18 @@ class SlackRenderer:
         )
 
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
-        target = self.target_of(key)
-        queue: asyncio.Queue[Output | _End] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(outputs, queue))
-        writer: Writer | None = None
-        try:
-            while True:
-                due = writer.due_in() if writer is not None else None
-                if not queue.empty():
-                    item = queue.get_nowait()
-                elif writer is not None and due is not None and due <= 0:
-                    await writer.flush()
-                    continue
-                else:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), due)
-                    except TimeoutError:
-                        continue  # a flush is due: the loop does it
-                if isinstance(item, _End):
-                    if writer is not None:  # the stream ended without TextDone
-                        await writer.finish(writer.text)
-                    if item.error is not None:
-                        raise item.error
-                    return
-                writer = await self._render(target, item, writer)
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        await drive(outputs, _SlackTurn(self, self.target_of(key)))
 
-    async def _render(self, target: Target, item: Output, writer: Writer | None) -> Writer | None:
-        match item:
-            case Thinking(status=status):
-                await self._set_status(target, status or text("slack_thinking"))
-            case TextDelta(text=delta):
-                writer = writer or self._new_writer(target)
-                writer.add(delta)
-            case TextDone(text=final):
-                writer = writer or self._new_writer(target)
-                await writer.finish(final)
-                self._note_streaming(writer)
-                return None
-            case Message(text=body):
-                await self.post_text(target, body)
-            case Buttons():
-                await self.post_buttons(target, item)
-            case Report() | Handoff():
-                log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)
-        return writer
-
-    def _new_writer(self, target: Target) -> Writer:
+    def new_writer(self, target: Target) -> Writer:
         if target.thread_ts and self.native_streaming:
             return NativeStream(self.client, target, self.timing)
         return EditedReply(self.client, target, self.timing, interim=self.interim)
 
-    def _note_streaming(self, writer: Writer) -> None:
+    def note_streaming(self, writer: Writer) -> None:
         if isinstance(writer, NativeStream) and writer.unavailable in PERMANENTLY_UNAVAILABLE:
             self.native_streaming = False
 
-    async def _set_status(self, target: Target, status: str) -> None:
+    async def set_status(self, target: Target, status: str) -> None:
         if not target.assistant:
             return
         try:
@@ -219,13 +165,40 @@ def _button_blocks(body: str, buttons: Buttons) -> list[dict[str, Any]]:
     return blocks
 
 
-async def _pump(outputs: AsyncIterator[Output], queue: asyncio.Queue[Output | _End]) -> None:
-    """Read the engine's stream into a queue, so waiting for the next output can time out
-    (to flush buffered text) without cancelling the engine's generator."""
-    try:
-        async for item in outputs:
-            queue.put_nowait(item)
-    except Exception as error:  # noqa: BLE001 - handed to the renderer, which re-raises it
-        queue.put_nowait(_End(error))
-        return
-    queue.put_nowait(_End())
+class _SlackTurn:
+    """The Slack `TurnView` for `adapters.stream_driver.drive`: one writer at a time."""
+
+    def __init__(self, renderer: SlackRenderer, target: Target) -> None:
+        self.renderer = renderer
+        self.target = target
+        self.writer: Writer | None = None
+
+    def live(self) -> Writer | None:
+        return self.writer
+
+    async def finish(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:  # the stream ended without TextDone
+            await writer.finish(writer.text)
+
+    async def close(self) -> None:
+        return None
+
+    async def show(self, item: Output) -> None:
+        renderer, target = self.renderer, self.target
+        match item:
+            case Thinking(status=status):
+                await renderer.set_status(target, status or text("slack_thinking"))
+            case TextDelta(text=delta):
+                self.writer = self.writer or renderer.new_writer(target)
+                self.writer.add(delta)
+            case TextDone(text=final):
+                writer, self.writer = self.writer or renderer.new_writer(target), None
+                await writer.finish(final)
+                renderer.note_streaming(writer)
+            case Message(text=body):
+                await renderer.post_text(target, body)
+            case Buttons():
+                await renderer.post_buttons(target, item)
+            case Report() | Handoff():
+                log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)

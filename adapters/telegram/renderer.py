@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from telegram import Bot
 
+from adapters.stream_driver import drive
 from adapters.telegram.callbacks import CallbackCodec
 from adapters.telegram.delivery import RetryPolicy
 from adapters.telegram.sender import ChatSender, EditThrottle, RenderTiming, keyboard
@@ -38,10 +39,6 @@ def is_private_chat(chat_id: int) -> bool:
     return chat_id > 0
 
 
-async def _next_output(outputs: AsyncIterator[Output]) -> Output:
-    return await anext(outputs)
-
-
 class TelegramRenderer:
     def __init__(
         self,
@@ -62,41 +59,29 @@ class TelegramRenderer:
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:
             sender = ChatSender(self.bot, chat_id, self._throttle, self.policy)
-            await _Turn(self, sender).run(outputs)
+            await drive(outputs, _Turn(self, sender))
 
 
 class _Turn:
+    """The Telegram `TurnView` for `adapters.stream_driver.drive`."""
+
     def __init__(self, renderer: TelegramRenderer, sender: ChatSender) -> None:
         self.renderer = renderer
         self.sender = sender
         self.view: StreamView | None = None
         self._typing: asyncio.Task[None] | None = None
 
-    async def run(self, outputs: AsyncIterator[Output]) -> None:
-        pending: asyncio.Task[Output] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.create_task(_next_output(outputs))
-                delay = self.view.due_in() if self.view is not None else None
-                done, _ = await asyncio.wait({pending}, timeout=delay)
-                if not done:
-                    assert self.view is not None  # a timeout only happens with a view
-                    await self.view.flush()
-                    continue
-                finished, pending = pending, None
-                try:
-                    output = finished.result()
-                except StopAsyncIteration:
-                    break
-                await self._show(output)
-            await self._close_stream("")  # a stream that ended without TextDone
-        finally:
-            await self._stop_typing()
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await pending
+    def live(self) -> StreamView | None:
+        return self.view
+
+    async def finish(self) -> None:
+        await self._close_stream("")  # a stream that ended without TextDone
+
+    async def close(self) -> None:
+        await self._stop_typing()
+
+    async def show(self, output: Output) -> None:
+        await self._show(output)
 
     async def _show(self, output: Output) -> None:
         match output:
