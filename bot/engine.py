@@ -19,7 +19,9 @@ from bot import metrics
 from bot.commands import (
     Exporter,
 )
+from bot.delivery import Outbox, Outcome
 from bot.domain import (
+    JSON,
     ConversationKey,
     Handoff,
     Incoming,
@@ -27,6 +29,7 @@ from bot.domain import (
     Output,
     Platform,
     UserRef,
+    utcnow,
 )
 from bot.errors import UserFacingError
 from bot.flows.base import (
@@ -40,6 +43,7 @@ from bot.llm.types import LLM
 from bot.locks import KeyedLocks
 from bot.ports import (
     ConversationEnded,
+    Deliverer,
     DomainEvent,
     EvaluationStored,
     HandoffRequested,
@@ -97,6 +101,7 @@ class Engine:
         self._retry_task: asyncio.Task[None] | None = None
         self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
         self.backend_up = True
+        self._outbox = Outbox(store, self._deliverer)
         self._runner = TurnRunner(
             store,
             self._renderers,
@@ -168,8 +173,11 @@ class Engine:
         self._workers.clear()
 
     async def resume(self) -> None:
-        for conversation_id in await self.store.conversations_with_pending():
+        """Kick every conversation with a message to answer or a reply due for delivery."""
+        due = await self.store.conversations_with_due_deliveries(utcnow())
+        for conversation_id in [*await self.store.conversations_with_pending(), *due]:
             self.kick(conversation_id)
+        await self._outbox.refresh_gauges()
 
     async def idle(self) -> None:
         """Wait until no turn is running (tests, the terminal at end of input)."""
@@ -183,7 +191,7 @@ class Engine:
         status: ConversationStatus | None = None,
     ) -> None:
         """A message the bot starts (a reminder, an expiry), in order with the turns: under
-        the conversation's locks, rendered, stored, and the status changed if asked."""
+        the conversation's locks, stored, delivered, and the status changed if asked."""
         async with (
             self._turn_locks.hold(conversation_id),
             self.store.conversation_lock(conversation_id),
@@ -198,8 +206,7 @@ class Engine:
             await self._runner.render(conversation.key, events(), turn)
             if status is not None and turn.finished is None:
                 turn.finished = status.value
-            await self.store.commit_turn(commit_for(conversation, [], conversation.state, turn))
-            await self._announce(conversation, turn, None)
+            await self._store_and_deliver(conversation, [], conversation.state, turn)
 
     def kick(self, conversation_id: int) -> None:
         self._dirty.add(conversation_id)
@@ -217,6 +224,8 @@ class Engine:
                 self._turn_locks.hold(conversation_id),
                 self.store.conversation_lock(conversation_id),
             ):
+                # Replies stored before a restart or a platform outage go first, in order.
+                await self._deliver(await self.store.get_conversation(conversation_id))
                 while conversation_id in self._dirty:
                     self._dirty.discard(conversation_id)
                     for message in await self.store.pending_messages(conversation_id):
@@ -243,20 +252,59 @@ class Engine:
         metrics.TURNS.labels(conversation.flow, turn.failure or "ok").inc()
         if turn.failure is FailureKind.UNAVAILABLE:
             self.backend_up = False
+            await self._show_notices(conversation.key, turn)
             return False
         metrics.observe_reply(turn.meta)
         self.backend_up = True
         self._runner.told_unavailable.discard(conversation_id)
         if turn.failure is FailureKind.DELETED:
+            await self._show_notices(conversation.key, turn)
             self._resolve(message.id)
             return True
         # A failed turn answers the message with its notice but leaves the state as it was.
         written = conversation.state if turn.failure else state.model_dump(mode="json")
-        commit = commit_for(conversation, [message.id], written, turn)
-        evaluation_id = await self.store.commit_turn(commit)
+        await self._store_and_deliver(conversation, [message.id], written, turn)
         self._resolve(message.id)
-        await self._announce(conversation, turn, evaluation_id)
         return True
+
+    async def _store_and_deliver(
+        self, conversation: ConversationRecord, answered: list[int], state: JSON, turn: TurnResult
+    ) -> None:
+        """Commit the turn with its replies in the outbox, then deliver them (bot/delivery.py).
+        A renderer without an outbox has shown them already: they are stored as delivered."""
+        deliverer = self._deliverer(conversation.key.platform)
+        commit = commit_for(conversation, answered, state, turn, delivered=deliverer is None)
+        evaluation_id = await self.store.commit_turn(commit)
+        if deliverer is not None:
+            await self._show_notices(conversation.key, turn)
+            await self._deliver(conversation)
+        await self._announce(conversation, turn, evaluation_id)
+
+    async def _deliver(self, conversation: ConversationRecord) -> None:
+        outcome = await self._outbox.deliver_pending(conversation.id, conversation.key)
+        if outcome is Outcome.BLOCKED and conversation.status is ConversationStatus.ACTIVE:
+            await self.store.set_conversation_status(conversation.id, ConversationStatus.BLOCKED)
+            blocked = ConversationStatus.BLOCKED.value
+            await self._emit([ConversationEnded(conversation.id, conversation.key, blocked)])
+
+    def _deliverer(self, platform: Platform) -> Deliverer | None:
+        renderer = self._renderers.get(platform)
+        return renderer if isinstance(renderer, Deliverer) else None
+
+    async def _show_notices(self, key: ConversationKey, turn: TurnResult) -> None:
+        """Notices of a turn that stores nothing: shown once, best effort (with an outbox;
+        a plain renderer showed them with the turn)."""
+        deliverer = self._deliverer(key.platform)
+        if deliverer is None:
+            return
+        for notice in turn.notices:
+            await self._show_now(deliverer, key, notice)
+
+    async def _show_now(self, deliverer: Deliverer, key: ConversationKey, output: Output) -> None:
+        try:
+            await deliverer.deliver(key, output)
+        except Exception:
+            log.warning("could not show a notice to %s", key.as_str(), exc_info=True)
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -303,6 +351,9 @@ class Engine:
                 )
         if turn.finished is not None:
             events.append(ConversationEnded(conversation.id, conversation.key, turn.finished))
+        await self._emit(events)
+
+    async def _emit(self, events: list[DomainEvent]) -> None:
         for event in events:
             for listener in self._listeners:
                 try:
@@ -314,6 +365,10 @@ class Engine:
         """Outputs that belong to no stored turn (a refused start)."""
         renderer = self._renderers.get(key.platform)
         if renderer is None:
+            return
+        if isinstance(renderer, Deliverer):
+            for output in outputs:
+                await self._show_now(renderer, key, output)
             return
 
         async def stream() -> AsyncIterator[Output]:

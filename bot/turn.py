@@ -21,6 +21,7 @@ from bot.commands import (
     retry_evaluation,
     run_command,
 )
+from bot.delivery import payload_of
 from bot.domain import (
     JSON,
     ConversationKey,
@@ -28,7 +29,6 @@ from bot.domain import (
     Message,
     Output,
     Platform,
-    TextDelta,
     TextDone,
 )
 from bot.errors import DeliveryBlocked, LLMUnavailable, UserFacingError
@@ -42,7 +42,7 @@ from bot.flows.base import (
     TurnContext,
     UserInput,
 )
-from bot.ports import Renderer
+from bot.ports import Deliverer, Renderer
 from bot.store.api import (
     ConversationRecord,
     ConversationStatus,
@@ -77,6 +77,8 @@ class TurnResult:
     evaluation: Evaluated | None = None
     finished: str | None = None
     failure: FailureKind | None = None
+    # Notices of a turn that stores nothing (backend down, data deleted): shown, not kept.
+    notices: list[Output] = field(default_factory=list)
 
 
 async def rejection(kind: str, lang: str, limit: int) -> AsyncIterator[FlowEvent]:
@@ -147,6 +149,8 @@ class TurnRunner:
             if renderer is None:
                 async for _ in outputs():
                     pass
+            elif isinstance(renderer, Deliverer):
+                await renderer.preview(key, outputs())  # the final outputs come after the commit
             else:
                 await renderer(key, outputs())
         except DeliveryBlocked:
@@ -179,13 +183,15 @@ class TurnRunner:
             turn.failure = FailureKind.UNAVAILABLE
             if turn.conversation_id not in self.told_unavailable:
                 self.told_unavailable.add(turn.conversation_id)
-                queue.put_nowait(Message(text("llm_unavailable", turn.lang)))
+                turn.notices.append(Message(text("llm_unavailable", turn.lang)))
+                queue.put_nowait(turn.notices[-1])
         except UserFacingError as exc:
             log.info("user-facing error in %s: %s", key.as_str(), exc.detail or exc.text_key)
             self._fail(turn, FailureKind.USER, Message(text(exc.text_key, turn.lang)), queue)
         except ConversationDeleted:
             turn.failure = FailureKind.DELETED
-            queue.put_nowait(Message(text("delete_done", turn.lang)))
+            turn.notices.append(Message(text("delete_done", turn.lang)))
+            queue.put_nowait(turn.notices[-1])
         except Exception:
             log.exception("turn failed in %s", key.as_str())
             self._fail(
@@ -207,15 +213,26 @@ class TurnRunner:
 
 
 def commit_for(
-    conversation: ConversationRecord, answered: list[int], state: JSON, turn: TurnResult
+    conversation: ConversationRecord,
+    answered: list[int],
+    state: JSON,
+    turn: TurnResult,
+    *,
+    delivered: bool = False,
 ) -> TurnCommit:
-    """What a turn writes: its replies (the model's with their cost), the state, the
-    status, the evaluation, and the user messages it answered (none for a bot notice)."""
+    """What a turn writes: its replies (the model's with their cost) each with what the
+    outbox must deliver, the state, the status, the evaluation, and the user messages it
+    answered (none for a bot notice). `delivered`: the replies were shown already."""
     meta = turn.meta
     replies = []
     for output in turn.outputs:
-        body = getattr(output, "text", "")
-        if not body or isinstance(output, TextDelta):
+        delivery = payload_of(output)
+        if delivery is None:
+            continue
+        body = str(delivery["text"]) or " / ".join(
+            str(button["label"]) for button in delivery.get("buttons", [])
+        )
+        if not body:
             continue
         if isinstance(output, TextDone) and meta is not None:
             usage = meta.usage
@@ -229,10 +246,11 @@ def commit_for(
                     cached_tokens=usage.cached_tokens if usage else None,
                     ttft_ms=meta.ttft_ms,
                     latency_ms=meta.latency_ms,
+                    delivery=delivery,
                 )
             )
         else:
-            replies.append(NewReply(body))
+            replies.append(NewReply(body, delivery=delivery))
     evaluation = None
     if turn.evaluation is not None:
         e = turn.evaluation
@@ -247,4 +265,5 @@ def commit_for(
         status=status,
         replies=replies,
         evaluation=evaluation,
+        delivered=delivered,
     )

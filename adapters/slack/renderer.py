@@ -9,7 +9,7 @@ chat.update fallback; threads (channel mentions, assistant threads) get native s
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.client import call_slack, error_of
+from adapters.slack.client import call_slack, call_with_markdown, error_of
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from adapters.slack.streaming import (
@@ -75,6 +75,10 @@ class SlackRenderer:
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
+        # Previewed replies waiting for their delivery, per conversation, oldest first.
+        self._kept: defaultdict[ConversationKey, deque[Writer]] = defaultdict(
+            lambda: deque(maxlen=8)
+        )
 
     def remember_recipient(self, key: ConversationKey, user_id: str, team_id: str) -> None:
         self._recipients[key] = (user_id, team_id)
@@ -98,6 +102,29 @@ class SlackRenderer:
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
         await drive(outputs, _SlackTurn(self, self.target_of(key)))
 
+    # ---- with the outbox (bot.ports.Deliverer) -------------------------------------------
+
+    async def preview(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        """Status line and the stream while the turn runs; a finished reply's writer is
+        kept open for `deliver`, which stops the stream (or posts afresh after a restart)."""
+        await drive(outputs, _SlackTurn(self, self.target_of(key), keep=self._kept[key]))
+
+    async def deliver(self, key: ConversationKey, output: Output) -> None:
+        target = self.target_of(key)
+        kept = self._kept.get(key)
+        match output:
+            case TextDone(text=final) if kept:
+                await kept[0].finish(final)
+                self.note_streaming(kept.popleft())  # popped once Slack took it
+            case TextDone(text=final) if final.strip():
+                await self.post_text(target, final)
+            case Message(text=body):
+                await self.post_text(target, body)
+            case Buttons():
+                await self.post_buttons(target, output)
+        if kept is not None and not kept:
+            del self._kept[key]
+
     def new_writer(self, target: Target) -> Writer:
         if target.thread_ts and self.native_streaming:
             return NativeStream(self.client, target, self.timing)
@@ -119,13 +146,11 @@ class SlackRenderer:
 
     async def post_text(self, target: Target, body: str) -> None:
         for part in split_text(body, FALLBACK_PART_CHARS):
-            await call_slack(
-                partial(
-                    self.client.chat_postMessage,
-                    channel=target.channel,
-                    thread_ts=target.thread_ts or None,
-                    markdown_text=part,
-                )
+            await call_with_markdown(
+                self.client.chat_postMessage,
+                part,
+                channel=target.channel,
+                thread_ts=target.thread_ts or None,
             )
 
     async def post_buttons(self, target: Target, buttons: Buttons) -> None:
@@ -168,17 +193,22 @@ def _button_blocks(body: str, buttons: Buttons) -> list[dict[str, Any]]:
 class _SlackTurn:
     """The Slack `TurnView` for `adapters.stream_driver.drive`: one writer at a time."""
 
-    def __init__(self, renderer: SlackRenderer, target: Target) -> None:
+    def __init__(
+        self, renderer: SlackRenderer, target: Target, keep: deque[Writer] | None = None
+    ) -> None:
         self.renderer = renderer
         self.target = target
         self.writer: Writer | None = None
+        self.keep = keep  # preview mode: finished replies are kept for `deliver`
 
     def live(self) -> Writer | None:
         return self.writer
 
     async def finish(self) -> None:
         writer, self.writer = self.writer, None
-        if writer is not None:  # the stream ended without TextDone
+        if writer is not None and self.keep is not None:
+            await writer.finish(writer.text)  # nothing stored: close what was shown as it is
+        elif writer is not None:  # the stream ended without TextDone
             await writer.finish(writer.text)
 
     async def close(self) -> None:
@@ -186,6 +216,11 @@ class _SlackTurn:
 
     async def show(self, item: Output) -> None:
         renderer, target = self.renderer, self.target
+        if self.keep is not None and isinstance(item, TextDone | Message | Buttons):
+            writer, self.writer = self.writer, None
+            if isinstance(item, TextDone) and writer is not None:
+                self.keep.append(writer)
+            return
         match item:
             case Thinking(status=status):
                 await renderer.set_status(target, status or text("slack_thinking"))
