@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from bot import metrics
+from bot import crashpoints, metrics
 from bot.domain import (
     JSON,
     Button,
@@ -170,6 +170,7 @@ class Outbox:
             await self.store.mark_delivery_failed(record.id, detail, retry_at)
             metrics.DELIVERIES.labels("retry").inc()
             return Outcome.WAITING
+        crashpoints.reached("delivery.accepted")
         await self.store.mark_delivered(record.id)
         metrics.DELIVERIES.labels("delivered").inc()
         return Outcome.DONE

@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot import metrics
+from bot import crashpoints, metrics
 from bot.commands import (
     Exporter,
 )
@@ -275,6 +275,7 @@ class Engine:
         deliverer = self._deliverer(conversation.key.platform)
         commit = commit_for(conversation, answered, state, turn, delivered=deliverer is None)
         evaluation_id = await self.store.commit_turn(commit)
+        crashpoints.reached("turn.committed")
         if deliverer is not None:
             await self._show_notices(conversation.key, turn)
             await self._deliver(conversation)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot import crashpoints
 from bot.commands import (
     ACTION_RETRY_EVALUATION,
     COMMAND_ACTION_PREFIX,
@@ -113,6 +114,7 @@ class TurnRunner:
         ctx = await self.context_for(conversation, message)
         turn = TurnResult(conversation.id, state.lang)
         await self.render(conversation.key, self._events(flow, ctx, state, message), turn)
+        crashpoints.reached("turn.previewed")
         return turn, state
 
     def _events(
