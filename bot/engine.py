@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot import metrics
 from bot.commands import (
@@ -47,7 +47,7 @@ from bot.flows.base import (
     TurnContext,
     UserInput,
 )
-from bot.inputs import check_input
+from bot.inputs import REJECTED_KINDS, check_input
 from bot.llm.types import LLM
 from bot.locks import KeyedLocks
 from bot.ports import (
@@ -60,6 +60,7 @@ from bot.ports import (
     Renderer,
 )
 from bot.prompts import PromptLibrary
+from bot.ratelimit import RATE_LIMITED_QUIET, RateLimiter
 from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
@@ -84,6 +85,9 @@ class EngineOptions:
     require_invitation: bool = False
     evaluation_samples: int = 1
     retention_days: int = 180
+    history_limit: int = 200  # newest messages loaded for a prompt; the budget trims further
+    rate_limit_per_minute: int = 0  # per user; 0: off (Settings holds the product's 20)
+    support_idle_hours: float = 8.0  # a help-desk DM starts a new session after this silence
 
 
 class Engine:
@@ -108,7 +112,14 @@ class Engine:
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._told_unavailable: set[int] = set()
         self._retry_task: asyncio.Task[None] | None = None
-        self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
+        self._starter = ConversationStarter(
+            store,
+            flows,
+            prompts,
+            self.options.require_invitation,
+            self.options.support_idle_hours,
+        )
+        self._rate_limit = RateLimiter(self.options.rate_limit_per_minute)
         self.backend_up = True
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------
@@ -148,6 +159,7 @@ class Engine:
             await self._deliver_now(incoming.key, [notice])
             return None, True
         kind, body = check_input(incoming, self.options.max_input_chars)
+        kind = self._rate_limit.kind_for(incoming, kind)
         event = (platform, incoming.event_id) if incoming.event_id else None
         message = await self.store.record_user_message(
             conversation.id,
@@ -244,6 +256,9 @@ class Engine:
             await self.store.mark_message(message.id, MessageStatus.REJECTED)
             self._resolve(message.id)
             return True
+        if message.kind in REJECTED_KINDS:
+            await self._reject(conversation, message)
+            return True
         flow = self.flows.get(conversation.flow)
         state = flow.state_type.model_validate(conversation.state)
         ctx = await self._context(conversation, message)
@@ -267,6 +282,17 @@ class Engine:
         self._resolve(message.id)
         await self._announce(conversation, turn, evaluation_id)
         return True
+
+    async def _reject(self, conversation: ConversationRecord, message: MessageRecord) -> None:
+        """Bad or rate-limited input: answered with a notice (a quiet one with none), stored
+        as REJECTED in the same transaction, so it never enters a prompt."""
+        turn = TurnResult(conversation.id, str(conversation.state.get("lang", "en")))
+        if message.kind != RATE_LIMITED_QUIET:
+            notice = rejection(message.kind, turn.lang, self.options.max_input_chars)
+            await self._render(conversation.key, notice, turn)
+        commit = commit_for(conversation, [], conversation.state, turn)
+        await self.store.commit_turn(replace(commit, rejected_message_ids=[message.id]))
+        self._resolve(message.id)
 
     def _events(
         self, flow: Flow, ctx: TurnContext, state: FlowState, message: MessageRecord
@@ -358,9 +384,8 @@ class Engine:
     async def _context(
         self, conversation: ConversationRecord, message: MessageRecord
     ) -> TurnContext:
-        history = [
-            HistoryItem(m.role.value, m.text) for m in await self.store.history(conversation.id)
-        ]
+        recent = await self.store.recent_history(conversation.id, self.options.history_limit)
+        history = [HistoryItem(m.role.value, m.text) for m in recent]
         user = (
             await self.store.get_user(conversation.user_id)
             if conversation.user_id is not None

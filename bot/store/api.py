@@ -156,6 +156,7 @@ class TurnCommit:
     status: ConversationStatus = ConversationStatus.ACTIVE
     replies: list[NewReply] = field(default_factory=list)
     evaluation: NewEvaluation | None = None
+    rejected_message_ids: list[int] = field(default_factory=list)  # answered with a refusal
 
 
 class Store(Protocol):
@@ -203,6 +204,10 @@ class Store(Protocol):
 
     async def history(self, conversation_id: int) -> list[MessageRecord]:
         """Answered user messages and sent replies, oldest first."""
+
+    async def recent_history(self, conversation_id: int, limit: int) -> list[MessageRecord]:
+        """What a prompt may contain, the newest `limit` of it, oldest first: the user's
+        answered text and button answers (never rejected input) and the bot's replies."""
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
         """Write one turn; returns the new evaluation's id when the turn stored one."""

@@ -3,6 +3,13 @@
 Tests enqueue `Answer`s (text, reasoning, JSON, errors, delays, disconnects), point the real
 `openai.AsyncOpenAI` client at `base_url`, and read back `requests`, `running` and `aborted`.
 It speaks HTTP on 127.0.0.1 with an ephemeral port, so the whole client stack is exercised.
+
+Like vLLM it has a context window: /v1/models reports it as `max_model_len`, and a prompt
+whose tokens plus `max_tokens` exceed it is refused with vLLM's HTTP 400 body. Its tokenizer
+(`count_prompt_tokens`) is a documented rule, not a real one: a message costs
+MESSAGE_OVERHEAD_TOKENS, plus one token per `chars_per_token` ASCII characters (rounded up),
+plus one per other character (CJK); the generation prompt adds GENERATION_PROMPT_TOKENS. The
+same count is reported as `usage.prompt_tokens` unless an Answer scripts another.
 """
 
 from __future__ import annotations
@@ -61,17 +68,32 @@ def echo_last_user_message(body: dict[str, Any]) -> Answer:
     return Answer(text="")
 
 
-def _count_prompt_words(body: dict[str, Any]) -> int:
-    words = 0
+MESSAGE_OVERHEAD_TOKENS = 4
+GENERATION_PROMPT_TOKENS = 3
+DEFAULT_CONTEXT_WINDOW = 32768
+
+
+def _content_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def count_prompt_tokens(body: dict[str, Any], chars_per_token: int = 4) -> int:
+    tokens = GENERATION_PROMPT_TOKENS
     for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, str):
-            words += len(content.split())
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    words += len(part["text"].split())
-    return words
+        text = _content_text(message) if isinstance(message, dict) else ""
+        ascii_chars = len(text.encode("ascii", "ignore"))
+        tokens += MESSAGE_OVERHEAD_TOKENS + -(-ascii_chars // chars_per_token)
+        tokens += len(text) - ascii_chars
+    return tokens
 
 
 def _error_body(message: str, status: int) -> dict[str, Any]:
@@ -83,8 +105,17 @@ def _error_body(message: str, status: int) -> dict[str, Any]:
 class FakeLLMServer:
     """Serves /v1/models, /v1/chat/completions (plain and SSE), /health and /metrics."""
 
-    def __init__(self, model: str = "fake-model") -> None:
+    def __init__(
+        self,
+        model: str = "fake-model",
+        *,
+        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        chars_per_token: int = 4,
+    ) -> None:
         self.model = model
+        self.context_window = context_window
+        self.chars_per_token = chars_per_token
+        self.refused = 0  # prompts refused as longer than the window
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.default: AnswerSource | None = None
@@ -159,7 +190,13 @@ class FakeLLMServer:
     # -- plain endpoints ------------------------------------------------------------------
 
     async def _models(self, request: web.Request) -> web.Response:
-        card = {"id": self.model, "object": "model", "created": 0, "owned_by": "vllm"}
+        card = {
+            "id": self.model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "vllm",
+            "max_model_len": self.context_window,
+        }
         return web.json_response({"object": "list", "data": [card]})
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -202,6 +239,10 @@ class FakeLLMServer:
             return self._error("the fake LLM server is marked unhealthy", 503)
         if body.get("model") != self.model:
             return self._error(f"The model `{body.get('model')}` does not exist.", 404)
+        if refusal := self._too_long(body):
+            self.refused += 1
+            self._notify()
+            return self._error(refusal, 400)
         answer = self._next_answer(body)
         if answer is None:
             return self._error("FakeLLMServer: no answer enqueued and no default set", 500)
@@ -218,10 +259,31 @@ class FakeLLMServer:
             self.running -= 1
             self._notify()
 
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        return count_prompt_tokens(body, self.chars_per_token)
+
+    def _too_long(self, body: dict[str, Any]) -> str | None:
+        """vLLM's two refusals: the prompt alone, or the prompt plus max_tokens, too long."""
+        prompt, window = self.prompt_tokens(body), self.context_window
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        if prompt >= window:
+            return (
+                f"This model's maximum context length is {window} tokens. However, your "
+                f"request has {prompt} input tokens. Please reduce the length of the input "
+                "messages."
+            )
+        if prompt + max_tokens > window:
+            return (
+                f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This "
+                f"model's maximum context length is {window} tokens and your request has "
+                f"{prompt} input tokens ({max_tokens} > {window} - {prompt}). None"
+            )
+        return None
+
     def _usage(self, body: dict[str, Any], answer: Answer) -> dict[str, Any]:
         prompt = answer.prompt_tokens
         if prompt is None:
-            prompt = _count_prompt_words(body)
+            prompt = self.prompt_tokens(body)
         completion = answer.completion_tokens
         if completion is None:
             completion = len(split_tokens(answer.reasoning)) + len(split_tokens(answer.content()))
