@@ -15,7 +15,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain import JSON, ConversationKey, InputKind, Platform, UserRef, utcnow
+from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
 from bot.store import connect
 from bot.store.api import (
     AuditRecord,
@@ -31,6 +31,7 @@ from bot.store.api import (
     UserRecord,
 )
 from bot.store.erasure import delete_conversations, erase_user
+from bot.store.history import recent_history
 from bot.store.models import (
     AuditEntry,
     Conversation,
@@ -56,7 +57,6 @@ from bot.store.turns import write_turn
 log = logging.getLogger(__name__)
 
 PING_TIMEOUT_S = 5.0
-PROMPT_KINDS = (InputKind.TEXT.value, InputKind.ACTION.value)  # user input a prompt may hold
 
 
 class SqlStore:
@@ -288,25 +288,8 @@ class SqlStore:
             return [message_record(row) for row in await session.scalars(query)]
 
     async def recent_history(self, conversation_id: int, limit: int) -> list[MessageRecord]:
-        # Newest first on the (conversation_id, id) index, so the cost is `limit` rows
-        # whatever the conversation's length.
-        query = (
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                (
-                    (Message.role == Role.USER.value)
-                    & (Message.status == MessageStatus.ANSWERED.value)
-                    & Message.kind.in_(PROMPT_KINDS)
-                )
-                | (Message.role == Role.ASSISTANT.value),
-            )
-            .order_by(Message.id.desc())
-            .limit(limit)
-        )
         async with self._reads() as session:
-            rows = list(await session.scalars(query))
-        return [message_record(row) for row in reversed(rows)]
+            return await recent_history(session, conversation_id, limit)
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
         async with self._sessions.begin() as session:

@@ -59,7 +59,7 @@ async def test_upgrade_is_idempotent_and_matches_the_models(backend: Backend) ->
     async with backend.inspector.connect() as connection:
         assert await connection.run_sync(differences) == []
         version = await connection.execute(text("SELECT version_num FROM alembic_version"))
-        assert version.scalar_one() == "0001"
+        assert version.scalar_one() == "0002"
 
 
 async def test_ping(store: SqlStore) -> None:
