@@ -4,12 +4,8 @@ Tests enqueue `Answer`s (text, reasoning, JSON, errors, delays, disconnects), po
 `openai.AsyncOpenAI` client at `base_url`, and read back `requests`, `running` and `aborted`.
 It speaks HTTP on 127.0.0.1 with an ephemeral port, so the whole client stack is exercised.
 
-Like vLLM it has a context window: /v1/models reports it as `max_model_len`, and a prompt
-whose tokens plus `max_tokens` exceed it is refused with vLLM's HTTP 400 body. Its tokenizer
-(`count_prompt_tokens`) is a documented rule, not a real one: a message costs
-MESSAGE_OVERHEAD_TOKENS, plus one token per `chars_per_token` ASCII characters (rounded up),
-plus one per other character (CJK); the generation prompt adds GENERATION_PROMPT_TOKENS. The
-same count is reported as `usage.prompt_tokens` unless an Answer scripts another.
+Like vLLM it has a context window (tests.fakes.llm_window): /v1/models reports it as
+`max_model_len`, and a prompt over it is refused with vLLM's HTTP 400 body.
 """
 
 from __future__ import annotations
@@ -25,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.llm_window import DEFAULT_CONTEXT_WINDOW, count_prompt_tokens, refusal_for_length
 
 # One piece per word with its leading whitespace, like the single-token deltas vLLM sends.
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
@@ -68,34 +66,6 @@ def echo_last_user_message(body: dict[str, Any]) -> Answer:
     return Answer(text="")
 
 
-MESSAGE_OVERHEAD_TOKENS = 4
-GENERATION_PROMPT_TOKENS = 3
-DEFAULT_CONTEXT_WINDOW = 32768
-
-
-def _content_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
-def count_prompt_tokens(body: dict[str, Any], chars_per_token: int = 4) -> int:
-    tokens = GENERATION_PROMPT_TOKENS
-    for message in body.get("messages", []):
-        text = _content_text(message) if isinstance(message, dict) else ""
-        ascii_chars = len(text.encode("ascii", "ignore"))
-        tokens += MESSAGE_OVERHEAD_TOKENS + -(-ascii_chars // chars_per_token)
-        tokens += len(text) - ascii_chars
-    return tokens
-
-
 def _error_body(message: str, status: int) -> dict[str, Any]:
     kinds = {400: "BadRequestError", 404: "NotFoundError", 429: "RateLimitError"}
     kind = kinds.get(status, "InternalServerError" if status >= 500 else "APIError")
@@ -111,10 +81,12 @@ class FakeLLMServer:
         *,
         context_window: int = DEFAULT_CONTEXT_WINDOW,
         chars_per_token: int = 4,
+        report_window: bool = True,  # False: a server whose /v1/models has no max_model_len
     ) -> None:
         self.model = model
         self.context_window = context_window
         self.chars_per_token = chars_per_token
+        self.report_window = report_window
         self.refused = 0  # prompts refused as longer than the window
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
@@ -195,8 +167,9 @@ class FakeLLMServer:
             "object": "model",
             "created": 0,
             "owned_by": "vllm",
-            "max_model_len": self.context_window,
         }
+        if self.report_window:
+            card["max_model_len"] = self.context_window
         return web.json_response({"object": "list", "data": [card]})
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -263,22 +236,7 @@ class FakeLLMServer:
         return count_prompt_tokens(body, self.chars_per_token)
 
     def _too_long(self, body: dict[str, Any]) -> str | None:
-        """vLLM's two refusals: the prompt alone, or the prompt plus max_tokens, too long."""
-        prompt, window = self.prompt_tokens(body), self.context_window
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        if prompt >= window:
-            return (
-                f"This model's maximum context length is {window} tokens. However, your "
-                f"request has {prompt} input tokens. Please reduce the length of the input "
-                "messages."
-            )
-        if prompt + max_tokens > window:
-            return (
-                f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This "
-                f"model's maximum context length is {window} tokens and your request has "
-                f"{prompt} input tokens ({max_tokens} > {window} - {prompt}). None"
-            )
-        return None
+        return refusal_for_length(self.prompt_tokens(body), self.context_window, body)
 
     def _usage(self, body: dict[str, Any], answer: Answer) -> dict[str, Any]:
         prompt = answer.prompt_tokens
