@@ -45,7 +45,8 @@ async def window_server() -> AsyncIterator[FakeLLMServer]:
 
 @pytest.fixture
 async def long_bot(window_server: FakeLLMServer, db_url: str) -> AsyncIterator[Harness]:
-    options = EngineOptions(max_tokens=MAX_TOKENS, retry_interval_s=0.2)
+    # the backend never fails here: no retry sweep competing with the turns for the CPU
+    options = EngineOptions(max_tokens=MAX_TOKENS, retry_interval_s=3600)
     async with harness(window_server.base_url, db_url, options=options) as built:
         yield built
 
@@ -105,9 +106,8 @@ async def test_a_500_turn_conversation_fits_an_8192_token_window(
     statuses = [m.status for m in await long_bot.store.pending_messages(conversation.id)]
     assert statuses == []
     rejected = await rejected_texts(db_url, conversation.id)
-    assert len(rejected) == len(refused)
-    if refused:
-        assert rejected[0].startswith(LONG_MARKER) and rejected[-1] == ""
+    assert len(rejected) == len(refused)  # stored, whole, as rejected: nothing is lost
+    assert all(r == "" or r == LONG_MARKER * 2500 for r in rejected)
 
 
 async def rejected_texts(db_url: str, conversation_id: int) -> list[str]:
