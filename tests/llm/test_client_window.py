@@ -62,3 +62,25 @@ async def test_with_no_window_known_the_first_refusal_teaches_it() -> None:
             assert server.refused == 1  # not again
         finally:
             await llm.close()
+
+
+async def test_a_chinese_conversation_is_counted_per_character_and_fits() -> None:
+    async with FakeLLMServer(context_window=2048) as server:
+        server.default = Answer(text="好的")
+        llm = OpenAICompatibleLLM(server.base_url, max_retries=0)
+        messages: list[ChatMessage] = [SYSTEM]
+        for turn in range(40):
+            messages.append(
+                {"role": "user", "content": f"问题{turn}：" + "我的电脑连不上网络" * 12}
+            )
+            messages.append({"role": "assistant", "content": "请重启路由器" * 10})
+        messages.append({"role": "user", "content": "打印机也坏了"})
+        try:
+            assert await reply(llm, messages) == "好的"
+        finally:
+            await llm.close()
+        sent = server.requests[-1]
+        assert server.refused == 0
+        assert server.prompt_tokens(sent) + sent["max_tokens"] <= 2048
+        assert sent["messages"][-1]["content"] == "打印机也坏了"
+        assert len(sent["messages"]) < len(messages)  # history was dropped to fit
