@@ -46,6 +46,7 @@ def build_llm(settings: Settings) -> OpenAICompatibleLLM:
         max_retries=settings.llm_max_retries,
         default_max_tokens=settings.llm_max_tokens,
         default_temperature=settings.llm_temperature,
+        context_tokens=settings.llm_context_tokens,
     )
 
 
@@ -81,6 +82,8 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
                 require_invitation=settings.telegram_require_invitation,
                 evaluation_samples=settings.evaluation_samples,
                 retention_days=settings.retention_days,
+                rate_limit_per_minute=settings.rate_limit_per_minute,
+                support_idle_hours=settings.support_session_idle_hours,
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
         )

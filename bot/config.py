@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=3, ge=0, le=10)
     llm_max_tokens: int = Field(default=512, gt=0)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    # the window when /v1/models has no max_model_len (the smaller wins when both say)
+    llm_context_tokens: int | None = Field(default=None, gt=0)
 
     telegram_token: SecretStr | None = None
     telegram_base_url: str | None = None
@@ -60,6 +62,8 @@ class Settings(BaseSettings):
     prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
     company_name: str = "Acme"
     max_input_chars: int = Field(default=8000, gt=0)
+    rate_limit_per_minute: int = Field(default=20, ge=0)  # per user; 0 turns it off
+    support_session_idle_hours: float = Field(default=8.0, ge=0)  # 0: one session forever
     retention_days: int = Field(default=180, ge=1)
     # ---- jobs: reminders, expiry, retention purge (bot.jobs) ----
     reminder_after_hours: float = Field(default=24.0, gt=0)  # idle candidate reminded

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot import crashpoints, metrics
 from bot.commands import (
@@ -38,7 +38,7 @@ from bot.flows.base import (
     HistoryItem,
     TurnContext,
 )
-from bot.inputs import check_input
+from bot.inputs import REJECTED_KINDS, check_input
 from bot.llm.types import LLM
 from bot.locks import KeyedLocks
 from bot.ports import (
@@ -52,6 +52,7 @@ from bot.ports import (
     Renderer,
 )
 from bot.prompts import PromptLibrary
+from bot.ratelimit import RATE_LIMITED_QUIET, RateLimiter
 from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
@@ -61,7 +62,7 @@ from bot.store.api import (
     Store,
 )
 from bot.texts import text
-from bot.turn import FailureKind, TurnResult, TurnRunner, commit_for
+from bot.turn import FailureKind, TurnResult, TurnRunner, commit_for, rejection
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class EngineOptions:
     evaluation_samples: int = 1
     retention_days: int = 180
     first_delivery_retry_s: float = 2.0  # an undelivered reply: tried again after this, doubling
+    history_limit: int = 200  # newest messages loaded for a prompt; the budget trims further
+    rate_limit_per_minute: int = 0  # per user; 0: off (Settings holds the product's 20)
+    support_idle_hours: float = 8.0  # a help-desk DM starts a new session after this silence
 
 
 class Engine:
@@ -100,7 +104,14 @@ class Engine:
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._retry_task: asyncio.Task[None] | None = None
-        self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
+        self._starter = ConversationStarter(
+            store,
+            flows,
+            prompts,
+            self.options.require_invitation,
+            self.options.support_idle_hours,
+        )
+        self._rate_limit = RateLimiter(self.options.rate_limit_per_minute)
         self.backend_up = True
         self._outbox = Outbox(
             store,
@@ -152,6 +163,7 @@ class Engine:
             await self._deliver_now(incoming.key, [notice])
             return None, True
         kind, body = check_input(incoming, self.options.max_input_chars)
+        kind = self._rate_limit.kind_for(incoming, kind)
         event = (platform, incoming.event_id) if incoming.event_id else None
         message = await self.store.record_user_message(
             conversation.id,
@@ -252,6 +264,9 @@ class Engine:
             await self.store.mark_message(message.id, MessageStatus.REJECTED)
             self._resolve(message.id)
             return True
+        if message.kind in REJECTED_KINDS:
+            await self._reject(conversation, message)
+            return True
         flow = self.flows.get(conversation.flow)
         turn, state = await self._runner.run(conversation, flow, message)
         metrics.TURNS.labels(conversation.flow, turn.failure or "ok").inc()
@@ -272,13 +287,30 @@ class Engine:
         self._resolve(message.id)
         return True
 
+    async def _reject(self, conversation: ConversationRecord, message: MessageRecord) -> None:
+        """Bad or rate-limited input: answered with a notice (a quiet one with none), stored
+        as REJECTED in the same transaction, so it never enters a prompt."""
+        turn = TurnResult(conversation.id, str(conversation.state.get("lang", "en")))
+        if message.kind != RATE_LIMITED_QUIET:
+            notice = rejection(message.kind, turn.lang, self.options.max_input_chars)
+            await self._runner.render(conversation.key, notice, turn)
+        await self._store_and_deliver(conversation, [], conversation.state, turn, [message.id])
+        self._resolve(message.id)
+
     async def _store_and_deliver(
-        self, conversation: ConversationRecord, answered: list[int], state: JSON, turn: TurnResult
+        self,
+        conversation: ConversationRecord,
+        answered: list[int],
+        state: JSON,
+        turn: TurnResult,
+        rejected: list[int] | None = None,
     ) -> None:
         """Commit the turn with its replies in the outbox, then deliver them (bot/delivery.py).
         A renderer without an outbox has shown them already: they are stored as delivered."""
         deliverer = self._deliverer(conversation.key.platform)
         commit = commit_for(conversation, answered, state, turn, delivered=deliverer is None)
+        if rejected:
+            commit = replace(commit, rejected_message_ids=rejected)
         evaluation_id = await self.store.commit_turn(commit)
         crashpoints.reached("turn.committed")
         if deliverer is not None:
@@ -317,9 +349,8 @@ class Engine:
     async def _context(
         self, conversation: ConversationRecord, message: MessageRecord
     ) -> TurnContext:
-        history = [
-            HistoryItem(m.role.value, m.text) for m in await self.store.history(conversation.id)
-        ]
+        recent = await self.store.recent_history(conversation.id, self.options.history_limit)
+        history = [HistoryItem(m.role.value, m.text) for m in recent]
         user = (
             await self.store.get_user(conversation.user_id)
             if conversation.user_id is not None

@@ -10,9 +10,14 @@ import logging
 import re
 
 from bot.domain import Incoming, InputKind
+from bot.ratelimit import RATE_LIMITED, RATE_LIMITED_QUIET
 
 log = logging.getLogger(__name__)
 
+# Kinds answered with a notice and stored as REJECTED: never given to a flow or a prompt.
+REJECTED_KINDS = frozenset(
+    {"empty", "too_long", "binary", InputKind.UNSUPPORTED.value, RATE_LIMITED, RATE_LIMITED_QUIET}
+)
 STORE_LIMIT = 1_000_000  # characters of one message kept, however long it was
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")  # bytes that were not UTF-8 (surrogateescape)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.domain import FlowStart, Incoming, InputKind
+from bot.domain import FlowStart, Incoming, InputKind, utcnow
 from bot.errors import UserFacingError
 from bot.flows.base import FlowRegistry
 from bot.prompts import PromptLibrary
+from bot.sessions import support_session_over
 from bot.store.api import ConversationRecord, Store
 
 log = logging.getLogger(__name__)
@@ -16,10 +17,16 @@ log = logging.getLogger(__name__)
 
 class ConversationStarter:
     def __init__(
-        self, store: Store, flows: FlowRegistry, prompts: PromptLibrary, require_invitation: bool
+        self,
+        store: Store,
+        flows: FlowRegistry,
+        prompts: PromptLibrary,
+        require_invitation: bool,
+        support_idle_hours: float = 0.0,
     ) -> None:
         self.store, self.flows, self.prompts = store, flows, prompts
         self.require_invitation = require_invitation
+        self.support_idle_hours = support_idle_hours
 
     async def for_incoming(
         self, incoming: Incoming, user_id: int
@@ -30,6 +37,9 @@ class ConversationStarter:
         answered like /help, with where the conversation stands."""
         active = await self.store.active_conversation(incoming.key)
         start = incoming.start
+        if active is not None and start is not None and await self._session_over(active):
+            log.info("support session %s idle; a new one starts", active.id)
+            active = None
         if incoming.kind is InputKind.START and start is not None:
             if (
                 active is not None
@@ -45,6 +55,11 @@ class ConversationStarter:
             raise UserFacingError("conversation_closed", "no active conversation")
         created = await self._create(incoming, user_id, await self._resolve_start(start, user_id))
         return created, incoming
+
+    async def _session_over(self, active: ConversationRecord) -> bool:
+        if not support_session_over(active, utcnow(), self.support_idle_hours):
+            return False
+        return not await self.store.pending_messages(active.id)
 
     async def _resolve_start(self, start: FlowStart, user_id: int) -> FlowStart:
         if start.flow not in self.flows:

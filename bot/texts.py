@@ -30,7 +30,17 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "I can only read text messages. Please type your answer.",
         "zh": "我只能读取文字消息，请用文字回答。",
     },
+    "input_rate_limited": {
+        "en": "You are sending messages faster than I can take them. I have set the last "
+        "ones aside unanswered; please wait a minute, then send your question again.",
+        "zh": "您发送消息的速度太快了。最近的几条消息我没有回复；请等一分钟后再发送您的问题。",
+    },
     # ---- backend and internal trouble ---------------------------------------------------
+    "llm_context_exceeded": {
+        "en": "This is more text than I can read at once, so I could not answer it. "
+        "Please send a shorter message.",
+        "zh": "这段文字超出了我一次能读取的长度，我无法回复。请发送一条更短的消息。",
+    },
     "llm_unavailable": {
         "en": "The assistant is briefly unavailable; your message is saved and "
         "I will answer as soon as I am back.",

@@ -178,6 +178,7 @@ class TurnCommit:
     replies: list[NewReply] = field(default_factory=list)
     evaluation: NewEvaluation | None = None
     delivered: bool = False  # the replies were already shown (a renderer without an outbox)
+    rejected_message_ids: list[int] = field(default_factory=list)  # answered with a refusal
 
 
 class Store(Protocol):
@@ -225,6 +226,10 @@ class Store(Protocol):
 
     async def history(self, conversation_id: int) -> list[MessageRecord]:
         """Answered user messages and sent replies, oldest first."""
+
+    async def recent_history(self, conversation_id: int, limit: int) -> list[MessageRecord]:
+        """What a prompt may contain, the newest `limit` of it, oldest first: the user's
+        answered text and button answers (never rejected input) and the bot's replies."""
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
         """Write one turn; returns the new evaluation's id when the turn stored one."""

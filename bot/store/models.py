@@ -82,7 +82,10 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (sa.Index(None, "conversation_id", "status"),)
+    __table_args__ = (
+        sa.Index(None, "conversation_id", "status"),
+        sa.Index(None, "conversation_id", "id"),  # a conversation's newest messages (0002)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))

@@ -31,6 +31,7 @@ from bot.store.api import (
     UserRecord,
 )
 from bot.store.erasure import delete_conversations, erase_user
+from bot.store.history import recent_history
 from bot.store.models import (
     AuditEntry,
     Conversation,
@@ -286,6 +287,10 @@ class SqlStore(OutboxQueries):
         )
         async with self._reads() as session:
             return [message_record(row) for row in await session.scalars(query)]
+
+    async def recent_history(self, conversation_id: int, limit: int) -> list[MessageRecord]:
+        async with self._reads() as session:
+            return await recent_history(session, conversation_id, limit)
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
         async with self._sessions.begin() as session:

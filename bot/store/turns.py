@@ -51,6 +51,15 @@ async def write_turn(session: AsyncSession, turn: TurnCommit) -> int | None:
             )
             .values(status=MessageStatus.ANSWERED.value, answered_at=now)
         )
+    if turn.rejected_message_ids:
+        await session.execute(
+            update(Message)
+            .where(
+                Message.id.in_(turn.rejected_message_ids),
+                Message.conversation_id == turn.conversation_id,
+            )
+            .values(status=MessageStatus.REJECTED.value, answered_at=now)
+        )
     conversation.state, conversation.status = turn.state, turn.status.value
     conversation.updated_at = now
     if turn.evaluation is None:

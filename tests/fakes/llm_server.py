@@ -3,6 +3,9 @@
 Tests enqueue `Answer`s (text, reasoning, JSON, errors, delays, disconnects), point the real
 `openai.AsyncOpenAI` client at `base_url`, and read back `requests`, `running` and `aborted`.
 It speaks HTTP on 127.0.0.1 with an ephemeral port, so the whole client stack is exercised.
+
+Like vLLM it has a context window (tests.fakes.llm_window): /v1/models reports it as
+`max_model_len`, and a prompt over it is refused with vLLM's HTTP 400 body.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.llm_window import DEFAULT_CONTEXT_WINDOW, count_prompt_tokens, refusal_for_length
 
 # One piece per word with its leading whitespace, like the single-token deltas vLLM sends.
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
@@ -61,19 +66,6 @@ def echo_last_user_message(body: dict[str, Any]) -> Answer:
     return Answer(text="")
 
 
-def _count_prompt_words(body: dict[str, Any]) -> int:
-    words = 0
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, str):
-            words += len(content.split())
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    words += len(part["text"].split())
-    return words
-
-
 def _error_body(message: str, status: int) -> dict[str, Any]:
     kinds = {400: "BadRequestError", 404: "NotFoundError", 429: "RateLimitError"}
     kind = kinds.get(status, "InternalServerError" if status >= 500 else "APIError")
@@ -83,8 +75,19 @@ def _error_body(message: str, status: int) -> dict[str, Any]:
 class FakeLLMServer:
     """Serves /v1/models, /v1/chat/completions (plain and SSE), /health and /metrics."""
 
-    def __init__(self, model: str = "fake-model") -> None:
+    def __init__(
+        self,
+        model: str = "fake-model",
+        *,
+        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        chars_per_token: int = 4,
+        report_window: bool = True,  # False: a server whose /v1/models has no max_model_len
+    ) -> None:
         self.model = model
+        self.context_window = context_window
+        self.chars_per_token = chars_per_token
+        self.report_window = report_window
+        self.refused = 0  # prompts refused as longer than the window
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.default: AnswerSource | None = None
@@ -159,7 +162,14 @@ class FakeLLMServer:
     # -- plain endpoints ------------------------------------------------------------------
 
     async def _models(self, request: web.Request) -> web.Response:
-        card = {"id": self.model, "object": "model", "created": 0, "owned_by": "vllm"}
+        card = {
+            "id": self.model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "vllm",
+        }
+        if self.report_window:
+            card["max_model_len"] = self.context_window
         return web.json_response({"object": "list", "data": [card]})
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -202,6 +212,10 @@ class FakeLLMServer:
             return self._error("the fake LLM server is marked unhealthy", 503)
         if body.get("model") != self.model:
             return self._error(f"The model `{body.get('model')}` does not exist.", 404)
+        if refusal := self._too_long(body):
+            self.refused += 1
+            self._notify()
+            return self._error(refusal, 400)
         answer = self._next_answer(body)
         if answer is None:
             return self._error("FakeLLMServer: no answer enqueued and no default set", 500)
@@ -218,10 +232,16 @@ class FakeLLMServer:
             self.running -= 1
             self._notify()
 
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        return count_prompt_tokens(body, self.chars_per_token)
+
+    def _too_long(self, body: dict[str, Any]) -> str | None:
+        return refusal_for_length(self.prompt_tokens(body), self.context_window, body)
+
     def _usage(self, body: dict[str, Any], answer: Answer) -> dict[str, Any]:
         prompt = answer.prompt_tokens
         if prompt is None:
-            prompt = _count_prompt_words(body)
+            prompt = self.prompt_tokens(body)
         completion = answer.completion_tokens
         if completion is None:
             completion = len(split_tokens(answer.reasoning)) + len(split_tokens(answer.content()))

@@ -116,7 +116,8 @@ async def test_non_streaming_reply_carries_content_reasoning_and_usage(
     assert (message.model_extra or {}).get("reasoning_content") == "hmm"
     assert reply.choices[0].finish_reason == "length"
     assert reply.usage is not None
-    assert reply.usage.prompt_tokens == 2  # "hello there"
+    # the fake's tokenizer: 4 per message + ceil(11 chars of "hello there" / 4) + 3 to answer
+    assert reply.usage.prompt_tokens == 4 + 3 + 3
     assert reply.usage.completion_tokens == 5
 
 
