@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
+    # connections per process, the lock connection included; never exceeded (PostgreSQL)
+    database_pool_size: int = Field(default=10, ge=2, le=1000)
 
     llm_base_url: str = "http://127.0.0.1:8000/v1"
     llm_model: str | None = None  # None: the first model of /v1/models
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=3, ge=0, le=10)
     llm_max_tokens: int = Field(default=512, gt=0)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    # requests in flight to the model server; beyond it a fair queue (bot.llm.queue)
+    llm_max_concurrency: int = Field(default=64, ge=1, le=10000)
+    llm_queue_notice_s: float = Field(default=3.0, gt=0)  # wait before "you are number N"
 
     telegram_token: SecretStr | None = None
     telegram_base_url: str | None = None

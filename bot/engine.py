@@ -60,6 +60,7 @@ from bot.ports import (
     Renderer,
 )
 from bot.prompts import PromptLibrary
+from bot.retry import Backoff, FailureLog
 from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
@@ -107,6 +108,12 @@ class Engine:
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._told_unavailable: set[int] = set()
+        # A failed worker is retried later and later (bot.retry), never at once in a loop.
+        self._backoff = Backoff(cap_s=max(30.0, self.options.retry_interval_s))
+        self._failures = FailureLog(log)
+        self._delayed: dict[int, asyncio.TimerHandle] = {}
+        # Turns being rendered, so a notice (the model queue's) can join their stream.
+        self._live: dict[int, tuple[asyncio.Queue[Output | None], TurnResult]] = {}
         self._retry_task: asyncio.Task[None] | None = None
         self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
         self.backend_up = True
@@ -172,6 +179,9 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        for handle in self._delayed.values():
+            handle.cancel()
+        self._delayed.clear()
 
     async def resume(self) -> None:
         for conversation_id in await self.store.conversations_with_pending():
@@ -209,11 +219,31 @@ class Engine:
 
     def kick(self, conversation_id: int) -> None:
         self._dirty.add(conversation_id)
+        wait = self._backoff.wait_left(conversation_id)
+        if wait > 0:  # it failed a moment ago: come back when its backoff ends
+            if conversation_id not in self._delayed:
+                self._delayed[conversation_id] = asyncio.get_running_loop().call_later(
+                    wait, self._kick_delayed, conversation_id
+                )
+            return
         worker = self._workers.get(conversation_id)
         if worker is None or worker.done():
             self._workers[conversation_id] = asyncio.create_task(
                 self._drain(conversation_id), name=f"conversation-{conversation_id}"
             )
+
+    def _kick_delayed(self, conversation_id: int) -> None:
+        self._delayed.pop(conversation_id, None)
+        self.kick(conversation_id)
+
+    def queue_notice(self, session_id: str, position: int) -> None:
+        """The model queue (bot.llm.queue) says a turn waits: tell its user once, in the
+        stream of the turn being rendered. Session ids are TurnContext.session_id's."""
+        _, _, number = session_id.rpartition("-")
+        live = self._live.get(int(number)) if number.isdigit() else None
+        if live is not None:
+            queue, turn = live
+            queue.put_nowait(Message(text("llm_queue_position", turn.lang, position=position)))
 
     # ---- turns -----------------------------------------------------------------------
 
@@ -228,8 +258,13 @@ class Engine:
                     for message in await self.store.pending_messages(conversation_id):
                         if not await self._turn(conversation_id, message):
                             return  # the backend is down: the retry loop comes back
-        except Exception:
-            log.exception("worker of conversation %s failed", conversation_id)
+            self._backoff.succeeded(conversation_id)
+        except Exception:  # noqa: BLE001 - logged, rate-limited, by self._failures
+            delay = self._backoff.failed(conversation_id)
+            self._failures.failure(
+                "worker of conversation %s failed; retrying in %.1f s", conversation_id, delay
+            )
+            self._dirty.add(conversation_id)  # its messages are still pending
         finally:
             if self._workers.get(conversation_id) is asyncio.current_task():
                 del self._workers[conversation_id]  # a later kick starts a new worker
@@ -291,6 +326,7 @@ class Engine:
     ) -> None:
         """Run the flow and the renderer side by side; a flow failure becomes a notice."""
         queue: asyncio.Queue[Output | None] = asyncio.Queue()
+        self._live[turn.conversation_id] = (queue, turn)
         producer = asyncio.create_task(self._produce(key, events, turn, queue))
 
         async def outputs() -> AsyncIterator[Output]:
@@ -310,6 +346,7 @@ class Engine:
         except Exception:
             log.exception("renderer failed for %s; the reply is stored", key.as_str())
         await producer
+        self._live.pop(turn.conversation_id, None)
 
     async def _produce(
         self,
@@ -426,9 +463,14 @@ class Engine:
             waiter.set_result(None)
 
     async def _retry_loop(self) -> None:
+        delay = self.options.retry_interval_s
         while True:
-            await asyncio.sleep(self.options.retry_interval_s)
+            await asyncio.sleep(delay)
             try:
                 await self.resume()
-            except Exception:
-                log.exception("retrying saved messages failed; trying again later")
+            except Exception:  # noqa: BLE001 - logged, rate-limited, by self._failures
+                delay = max(self.options.retry_interval_s, self._backoff.failed("resume"))
+                self._failures.failure("retrying saved messages failed; next in %.1f s", delay)
+            else:
+                self._backoff.succeeded("resume")
+                delay = self.options.retry_interval_s

@@ -31,6 +31,11 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "我只能读取文字消息，请用文字回答。",
     },
     # ---- backend and internal trouble ---------------------------------------------------
+    "llm_queue_position": {
+        "en": "Many people are asking right now: you are number {position} in the queue. "
+        "Your message is saved, and the answer starts as soon as it is your turn.",
+        "zh": "现在提问的人很多：您排在第 {position} 位。您的消息已保存，轮到您时会立即开始回答。",
+    },
     "llm_unavailable": {
         "en": "The assistant is briefly unavailable; your message is saved and "
         "I will answer as soon as I am back.",

@@ -22,7 +22,6 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +45,34 @@ def check_schema(schema: str | None) -> None:
 
 
 def create_engine(
-    url: URL, schema: str | None, *, for_locks: bool = False, read_only: bool = False
+    url: URL,
+    schema: str | None,
+    *,
+    for_locks: bool = False,
+    read_only: bool = False,
+    pool_size: int | None = None,
 ) -> AsyncEngine:
-    """The store's engine; `for_locks` builds the one advisory locks use: no pool (each
-    lock's connection is closed with it, which also frees the lock if unlocking failed)
-    and autocommit (a turn holding the lock must not sit idle in a transaction).
+    """The store's engine. `pool_size` (PostgreSQL): at most that many connections, never
+    more (no overflow; a caller waits for a free one). `for_locks` builds the engine of the
+    one connection the advisory locks live on (bot.store.locks): a pool of one, autocommit
+    (a turn holding a lock must not sit idle in a transaction).
     `read_only` (SQLite): plain deferred BEGIN, so that reads never queue for the write lock;
     in WAL mode they see the last committed state without blocking anyone."""
     connect_args: dict[str, Any] = {}
     options: dict[str, Any] = {}
-    if schema is not None and not is_sqlite(url):
-        connect_args["server_settings"] = {"search_path": schema}
-    if for_locks:
-        options.update(poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    if not is_sqlite(url):
+        settings = {"application_name": application_name(schema)}
+        if schema is not None:
+            settings["search_path"] = schema
+        connect_args["server_settings"] = settings
+        if _is_loopback(url) and not {"ssl", "sslmode"} & set(url.query):
+            # No TLS to ourselves: asyncpg's default ("prefer") builds an SSL context and
+            # tries a handshake on every connect.
+            connect_args["ssl"] = False
+        if for_locks:
+            options.update(pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT")
+        elif pool_size is not None:
+            options.update(pool_size=pool_size, max_overflow=0)
     if is_sqlite(url):
         _create_parent_folder(url)
     engine = create_async_engine(url, connect_args=connect_args, **options)
@@ -67,6 +81,16 @@ def create_engine(
         on_begin = _sqlite_on_begin_deferred if read_only else _sqlite_on_begin
         event.listen(engine.sync_engine, "begin", on_begin)
     return engine
+
+
+def application_name(schema: str | None) -> str:
+    """What pg_stat_activity shows for the bot's connections (the schema tells apart
+    deployments, and test sessions, sharing one database)."""
+    return f"chatbot:{schema}" if schema else "chatbot"
+
+
+def _is_loopback(url: URL) -> bool:
+    return (url.host or "") in {"127.0.0.1", "localhost", "::1"}
 
 
 def _create_parent_folder(url: URL) -> None:

@@ -31,6 +31,7 @@ from bot.store.api import (
     UserRecord,
 )
 from bot.store.erasure import delete_conversations, erase_user
+from bot.store.locks import AdvisoryLocks
 from bot.store.models import (
     AuditEntry,
     Conversation,
@@ -56,6 +57,7 @@ from bot.store.turns import write_turn
 log = logging.getLogger(__name__)
 
 PING_TIMEOUT_S = 5.0
+DEFAULT_POOL_SIZE = 10  # BOT_DATABASE_POOL_SIZE
 
 
 class SqlStore:
@@ -63,11 +65,16 @@ class SqlStore:
     `postgresql+asyncpg://user@host/db`. `schema` (PostgreSQL only) keeps every table in that
     schema, created by `upgrade()` when missing."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, schema: str | None = None, pool_size: int = DEFAULT_POOL_SIZE
+    ) -> None:
         connect.check_schema(schema)
+        if pool_size < 2:
+            raise ValueError("pool_size must be at least 2 (one is the lock connection)")
         self._url = connect.parse_url(url)
         self._schema = schema
-        self._engine = connect.create_engine(self._url, schema)
+        # PostgreSQL: the lock connection is one of the `pool_size`.
+        self._engine = connect.create_engine(self._url, schema, pool_size=pool_size - 1)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._is_sqlite = connect.is_sqlite(self._url)
         # SQLite writers queue for one lock; reads go through their own engine so they
@@ -81,6 +88,7 @@ class SqlStore:
         self._lock_engine = (
             None if self._is_sqlite else connect.create_engine(self._url, schema, for_locks=True)
         )
+        self._locks = AdvisoryLocks(self._lock_engine) if self._lock_engine is not None else None
 
     async def upgrade(self) -> None:
         await connect.upgrade(self._engine, self._schema)
@@ -89,6 +97,8 @@ class SqlStore:
         await self._engine.dispose()
         if self._read_engine is not self._engine:
             await self._read_engine.dispose()
+        if self._locks is not None:
+            await self._locks.close()
         if self._lock_engine is not None:
             await self._lock_engine.dispose()
 
@@ -139,6 +149,20 @@ class SqlStore:
             return conversation_record(row) if row is not None else None
 
     async def create_conversation(
+        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+    ) -> ConversationRecord:
+        try:
+            return await self._create_conversation(key, user_id, flow, state)
+        except IntegrityError:
+            # Another process created one on this key at the same moment (the partial
+            # unique index allows one ACTIVE per key): this input belongs to theirs.
+            winner = await self.active_conversation(key)
+            if winner is None:
+                raise
+            log.info("conversation on %s created concurrently; using %s", key.as_str(), winner.id)
+            return winner
+
+    async def _create_conversation(
         self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
     ) -> ConversationRecord:
         now = utcnow()
@@ -306,23 +330,11 @@ class SqlStore:
     def conversation_lock(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
         # SQLite: the database belongs to one process, whose engine already runs one turn
         # per conversation at a time; there is nobody else to exclude.
-        if self._lock_engine is None:
+        if self._locks is None:
             return _no_lock()
-        return self._advisory_lock(conversation_id)
-
-    @asynccontextmanager
-    async def _advisory_lock(self, conversation_id: int) -> AsyncIterator[None]:
-        assert self._lock_engine is not None
         # The schema is part of the key: deployments sharing a database lock apart.
         key = connect.advisory_key(f"{self._schema or ''}:conversation", conversation_id)
-        # A connection of its own, closed afterwards: a session-level advisory lock lives as
-        # long as its connection, so closing it frees the lock even if unlocking failed.
-        async with self._lock_engine.connect() as connection:
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return self._locks.hold(key)
 
     # ---- hiring and audit -----------------------------------------------------------
 
