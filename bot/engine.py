@@ -185,7 +185,9 @@ class Engine:
 
     async def resume(self) -> None:
         for conversation_id in await self.store.conversations_with_pending():
-            self.kick(conversation_id)
+            worker = self._workers.get(conversation_id)
+            if worker is None or worker.done():  # a running one re-reading would be waste
+                self.kick(conversation_id)
 
     async def idle(self) -> None:
         """Wait until no turn is running (tests, the terminal at end of input)."""

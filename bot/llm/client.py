@@ -18,6 +18,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from pydantic import ValidationError
 
 from bot.errors import LLMBadOutput, LLMError, LLMUnavailable
+from bot.llm import sse
 from bot.llm.types import (
     ChatMessage,
     ContentDelta,
@@ -95,37 +96,36 @@ class OpenAICompatibleLLM:
     ) -> AsyncIterator[StreamEvent]:
         model = await self.model_name()
         started = time.perf_counter()
+        # bot.llm.sse: the cheap path (no pydantic object per token, no transform of the
+        # history); the request, its headers and its HTTP errors are still openai's.
         response = await self._retrying(
-            lambda: self._client.chat.completions.create(
+            lambda: sse.open_stream(
+                self._client,
                 model=model,
-                messages=_wire(messages),
-                stream=True,
-                stream_options={"include_usage": True},
+                messages=messages,
                 temperature=self._temperature if temperature is None else temperature,
                 max_tokens=max_tokens or self._max_tokens,
-                extra_headers=_session_headers(session_id),
+                headers=_session_headers(session_id),
             )
         )
         ttft_ms: int | None = None
         usage: Usage | None = None
         finish_reason: str | None = None
         try:
-            async for chunk in response:
-                usage = _usage(chunk.usage) or usage
-                for choice in chunk.choices:
-                    finish_reason = choice.finish_reason or finish_reason
-                    reasoning = _reasoning(choice.delta)
-                    if reasoning:
-                        yield ReasoningDelta(reasoning)
-                    if choice.delta.content:
-                        if ttft_ms is None:
-                            ttft_ms = _ms_since(started)
-                        yield ContentDelta(choice.delta.content)
-        except (openai.APIError, httpx2.HTTPError) as exc:
+            async for piece in sse.pieces(response):
+                usage = piece.usage or usage
+                finish_reason = piece.finish_reason or finish_reason
+                if piece.reasoning:
+                    yield ReasoningDelta(piece.reasoning)
+                if piece.content:
+                    if ttft_ms is None:
+                        ttft_ms = _ms_since(started)
+                    yield ContentDelta(piece.content)
+        except (openai.APIError, httpx2.HTTPError, sse.StreamError, ValueError) as exc:
             raise LLMUnavailable(f"stream interrupted: {type(exc).__name__}") from exc
         finally:
             # Closing the response tells the server to abort generation when we stop early.
-            await response.close()
+            await response.aclose()
         yield StreamEnd(model, usage, finish_reason, ttft_ms, _ms_since(started))
 
     async def structured(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,14 @@ def create_engine(
 
 
 def application_name(schema: str | None) -> str:
-    """What pg_stat_activity shows for the bot's connections (the schema tells apart
-    deployments, and test sessions, sharing one database)."""
-    return f"chatbot:{schema}" if schema else "chatbot"
+    """What pg_stat_activity shows for the bot's connections: the schema tells apart
+    deployments (and test sessions) sharing one database, the process id which of several
+    workers holds a connection. `application_prefix` matches every process's."""
+    return f"{application_prefix(schema)}{os.getpid()}"
+
+
+def application_prefix(schema: str | None) -> str:
+    return f"chatbot:{schema}:" if schema else "chatbot:"
 
 
 def _is_loopback(url: URL) -> bool:

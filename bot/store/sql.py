@@ -114,6 +114,23 @@ class SqlStore:
     # ---- users, events, conversations ----------------------------------------------
 
     async def ensure_user(self, user: UserRef) -> int:
+        # Every message asks; nearly always the person is known and unchanged, and a read
+        # costs no write lock (SQLite) and no row lock (PostgreSQL).
+        async with self._reads() as session:
+            known = (
+                await session.execute(
+                    select(User.id, User.display_name, User.locale).where(
+                        User.platform == user.platform.value,
+                        User.platform_user_id == user.platform_user_id,
+                    )
+                )
+            ).first()
+        unchanged = known is not None and (
+            (not user.display_name or known[1] == user.display_name)
+            and (not user.locale or known[2] == user.locale)
+        )
+        if known is not None and unchanged:
+            return int(known[0])
         for _ in range(2):  # a concurrent insert of the same person: read theirs
             try:
                 async with self._sessions.begin() as session:
@@ -252,8 +269,11 @@ class SqlStore:
                 await session.flush()
                 if seen is not None:
                     seen.message_id = message.id
-                conversation = await get_row(session, Conversation, conversation_id)
-                conversation.updated_at = now
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation_id)
+                    .values(updated_at=now)
+                )
                 return message_record(message)
         except IntegrityError:
             if event is None:
