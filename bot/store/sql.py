@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
-from bot.store import connect
+from bot.store import connect, hot
 from bot.store.api import (
     AuditRecord,
     ConversationRecord,
@@ -116,21 +116,14 @@ class SqlStore:
     async def ensure_user(self, user: UserRef) -> int:
         # Every message asks; nearly always the person is known and unchanged, and a read
         # costs no write lock (SQLite) and no row lock (PostgreSQL).
-        async with self._reads() as session:
-            known = (
-                await session.execute(
-                    select(User.id, User.display_name, User.locale).where(
-                        User.platform == user.platform.value,
-                        User.platform_user_id == user.platform_user_id,
-                    )
-                )
-            ).first()
-        unchanged = known is not None and (
-            (not user.display_name or known[1] == user.display_name)
-            and (not user.locale or known[2] == user.locale)
+        known, name, locale = await hot.known_user(
+            self._read_engine, user.platform.value, user.platform_user_id
         )
-        if known is not None and unchanged:
-            return int(known[0])
+        unchanged = (not user.display_name or name == user.display_name) and (
+            not user.locale or locale == user.locale
+        )
+        if known and unchanged:
+            return known
         for _ in range(2):  # a concurrent insert of the same person: read theirs
             try:
                 async with self._sessions.begin() as session:
@@ -144,32 +137,22 @@ class SqlStore:
             return user_record(await get_row(session, User, user_id))
 
     async def event_seen(self, platform: Platform, event_id: str) -> bool:
-        async with self._reads() as session:
-            found = await session.scalar(
-                select(ProcessedEvent.id).where(
-                    ProcessedEvent.platform == platform.value, ProcessedEvent.event_id == event_id
-                )
-            )
-            return found is not None
+        return await hot.event_seen(self._read_engine, platform.value, event_id)
 
     async def active_conversation(self, key: ConversationKey) -> ConversationRecord | None:
-        async with self._reads() as session:
-            row = await session.scalar(
-                select(Conversation)
-                .where(
-                    Conversation.key == key.as_str(),
-                    Conversation.status == ConversationStatus.ACTIVE.value,
-                )
-                .order_by(Conversation.id.desc())
-                .limit(1)
-            )
-            return conversation_record(row) if row is not None else None
+        return await hot.active_conversation(self._read_engine, key.as_str())
 
     async def create_conversation(
-        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+        self,
+        key: ConversationKey,
+        user_id: int | None,
+        flow: str,
+        state: JSON,
+        *,
+        supersede: bool = True,
     ) -> ConversationRecord:
         try:
-            return await self._create_conversation(key, user_id, flow, state)
+            return await self._create_conversation(key, user_id, flow, state, supersede)
         except IntegrityError:
             # Another process created one on this key at the same moment (the partial
             # unique index allows one ACTIVE per key): this input belongs to theirs.
@@ -180,18 +163,19 @@ class SqlStore:
             return winner
 
     async def _create_conversation(
-        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON, supersede: bool
     ) -> ConversationRecord:
         now = utcnow()
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Conversation)
-                .where(
-                    Conversation.key == key.as_str(),
-                    Conversation.status == ConversationStatus.ACTIVE.value,
+            if supersede:
+                await session.execute(
+                    update(Conversation)
+                    .where(
+                        Conversation.key == key.as_str(),
+                        Conversation.status == ConversationStatus.ACTIVE.value,
+                    )
+                    .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
                 )
-                .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
-            )
             row = Conversation(
                 key=key.as_str(),
                 platform=key.platform.value,
@@ -210,8 +194,7 @@ class SqlStore:
             return conversation_record(row)
 
     async def get_conversation(self, conversation_id: int) -> ConversationRecord:
-        async with self._reads() as session:
-            return conversation_record(await get_row(session, Conversation, conversation_id))
+        return await hot.conversation(self._read_engine, conversation_id)
 
     async def set_conversation_status(
         self, conversation_id: int, status: ConversationStatus
@@ -289,16 +272,7 @@ class SqlStore:
                 row.answered_at = utcnow()
 
     async def pending_messages(self, conversation_id: int) -> list[MessageRecord]:
-        query = (
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.status == MessageStatus.PENDING.value,
-            )
-            .order_by(Message.id)
-        )
-        async with self._reads() as session:
-            return [message_record(row) for row in await session.scalars(query)]
+        return await hot.pending_messages(self._read_engine, conversation_id)
 
     async def conversations_with_pending(self) -> list[int]:
         query = (

@@ -95,6 +95,8 @@ def model_process(words: int, ttft: float, tokens_per_s: float) -> Iterator[str]
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -137,7 +138,18 @@ async def model_stats(llm_url: str) -> dict[str, Any]:
         return stats
 
 
+def machine_speed_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop: on a shared or throttled machine the
+    CPU figures grow with it, so runs compare by it."""
+    started = time.process_time()
+    total = 0
+    for n in range(2_000_000):
+        total += n
+    return (time.process_time() - started) * 1000
+
+
 async def run_scale(run: ScaleRun) -> dict[str, float]:
+    speed = machine_speed_ms()
     with model_process(run.words, run.ttft, run.tokens_per_s) as llm_url:
         async with database(run.database) as (db_url, schema):
             sampler = ConnectionSampler(schema) if run.database == "postgres" else None
@@ -163,7 +175,7 @@ async def run_scale(run: ScaleRun) -> dict[str, float]:
                 if sampler is not None:
                     await sampler.__aexit__()
             stats = await model_stats(llm_url)
-    return figures(run, results, stats, sampler)
+    return {**figures(run, results, stats, sampler), "machine_speed_ms": speed}
 
 
 def figures(

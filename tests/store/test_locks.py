@@ -203,12 +203,13 @@ async def _kill_lock_connection(schema: str) -> None:
 async def test_two_processes_starting_the_same_conversation_share_one(
     backend: Backend,
 ) -> None:
+    """Two first messages on one key, in two processes: one conversation, both in it."""
     other = SqlStore(backend.url, schema=backend.schema)
     key = ConversationKey.user_in_chat(Platform.CONSOLE, "chat", "newcomer")
     try:
         results = await asyncio.gather(
             *(
-                store.create_conversation(key, None, "support", {})
+                store.create_conversation(key, None, "support", {}, supersede=False)
                 for store in (backend.store, other) * 4
             )
         )
@@ -220,5 +221,13 @@ async def test_two_processes_starting_the_same_conversation_share_one(
         if c.key == key
     ]
     assert len(active) == 1
-    # Every caller got a conversation that existed; the last one standing is active.
-    assert active[0].id in {r.id for r in results}
+    assert {r.id for r in results} == {active[0].id}
+
+
+async def test_a_new_start_still_supersedes(backend: Backend) -> None:
+    key = ConversationKey.user_in_chat(Platform.CONSOLE, "chat", "restarter")
+    old = await backend.store.create_conversation(key, None, "support", {}, supersede=False)
+    new = await backend.store.create_conversation(key, None, "interview", {})
+    assert new.id != old.id
+    assert (await backend.store.get_conversation(old.id)).status is ConversationStatus.SUPERSEDED
+    assert (await backend.store.active_conversation(key)) == new
