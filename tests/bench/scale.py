@@ -189,7 +189,8 @@ def figures(
     arrived: dict[str, float] = {}
     model_done: dict[str, float] = {}
     requests_per_tag: dict[str, int] = {}
-    for request in stats["requests"]:
+    timed = [r for r in stats["requests"] if r["tag"] in submitted]  # not the memory probe's
+    for request in timed:
         tag = request["tag"]
         requests_per_tag[tag] = requests_per_tag.get(tag, 0) + 1
         arrived.setdefault(tag, request["arrived"])
@@ -211,8 +212,11 @@ def figures(
         "last_token_to_platform_p99_ms": percentile(to_platform, 99),
         "turns_per_s": len(done) / elapsed,
         "cpu_us_per_streamed_token": cpu_s / max(deltas, 1) * 1e6,
-        "cpu_ms_per_model_request": cpu_s / max(len(stats["requests"]), 1) * 1000,
-        "memory_per_idle_conversation_kB": rss_growth / run.conversations / 1024,
+        "cpu_ms_per_model_request": cpu_s / max(len(timed), 1) * 1000,
+        "memory_per_idle_conversation_kB": sum(r["retained_per_conversation"] for r in results)
+        / len(results)
+        / 1024,
+        "rss_growth_per_conversation_kB": rss_growth / run.conversations / 1024,
         "lost": expected - len(done),
         "duplicated": sum(len(ts) - 1 for ts in done.values())
         + sum(n - 1 for n in requests_per_tag.values()),

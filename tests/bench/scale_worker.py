@@ -17,7 +17,8 @@ import os
 import resource
 import sys
 import time
-from collections.abc import AsyncIterator
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     finished, cpu_used = time.time(), cpu_seconds() - cpu_before
     gc.collect()
     rss_after = rss_bytes()
+    timed = (dict(submitted), dict(seen.first_text), {k: list(v) for k, v in seen.done.items()})
+    deltas = seen.deltas
+    retained = await retained_per_conversation(spec, talk) if spec["mode"] == "turns" else 0.0
     await engine.stop()
     await llm.close()
     await store.close()
@@ -130,13 +134,31 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "started": started,
         "finished": finished,
         "cpu_s": cpu_used,
-        "deltas": seen.deltas,
+        "deltas": deltas,
         "rss_growth": rss_after - rss_before,
-        "submitted": submitted,
-        "first_text": seen.first_text,
-        "done": seen.done,
+        "retained_per_conversation": retained,
+        "submitted": timed[0],
+        "first_text": timed[1],
+        "done": timed[2],
         "queue_peak": queue.peak_in_flight,
     }
+
+
+async def retained_per_conversation(
+    spec: dict[str, Any], talk: Callable[[int], Awaitable[None]]
+) -> float:
+    """Python memory still held, per conversation, after some more conversations have
+    talked and gone idle (tracemalloc: after the timed run, so its cost is not in it)."""
+    first = 10_000_000 + 1000 * min(spec["conversations"])  # apart from every worker's
+    probes = range(first, first + 50)
+    tracemalloc.start()
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    await asyncio.gather(*(talk(n) for n in probes))
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / len(probes)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ used to leave two ACTIVE conversations; the index makes the second insert fail, 
 store then uses the one that won. Older duplicates are superseded first (the newest stays).
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003 (written on 0001; chained after the outbox on merging delivery)
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
