@@ -11,10 +11,13 @@ deployments (or test sessions) share one database without seeing each other.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,3 +177,24 @@ def _upgrade_on(connection: Connection, url: URL) -> None:
 
 def parse_url(url: str) -> URL:
     return make_url(url)
+
+
+class SerialWrites(async_sessionmaker[AsyncSession]):
+    """SQLite's sessions, whose write transactions (`begin()`) take turns in this process.
+
+    SQLite has one write lock; waiters poll for it in the busy handler, unordered, and fail
+    with "database is locked" after the busy timeout. With hundreds of conversations on a
+    busy machine some waited past it. Queued here (FIFO, no timeout) instead, only one
+    connection at a time ever asks SQLite for the lock, which it then gets at once."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._turn = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _serial(self) -> AsyncIterator[AsyncSession]:
+        async with self._turn, super().begin() as session:
+            yield session
+
+    def begin(self) -> Any:
+        return self._serial()

@@ -76,8 +76,12 @@ class SqlStore(OutboxQueries):
         self._schema = schema
         # PostgreSQL: the lock connection is one of the `pool_size`.
         self._engine = connect.create_engine(self._url, schema, pool_size=pool_size - 1)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._is_sqlite = connect.is_sqlite(self._url)
+        self._sessions = (
+            connect.SerialWrites(self._engine)
+            if self._is_sqlite
+            else async_sessionmaker(self._engine, expire_on_commit=False)
+        )
         # SQLite writers queue for one lock; reads go through their own engine so they
         # never wait behind writers (PostgreSQL needs no such split).
         self._read_engine = (
