@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+POOL_WAIT_S = 300.0  # longest wait for a free pooled connection (PostgreSQL)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -81,7 +82,9 @@ def create_engine(
         if for_locks:
             options.update(pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT")
         elif pool_size is not None:
-            options.update(pool_size=pool_size, max_overflow=0)
+            # Waiting for a connection is how the bound works under load: time out only
+            # when something is truly stuck, not because a burst is being worked off.
+            options.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_WAIT_S)
     if is_sqlite(url):
         _create_parent_folder(url)
     engine = create_async_engine(url, connect_args=connect_args, **options)
