@@ -25,7 +25,7 @@ from bot.llm.queue import FairQueue, QueuedLLM
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
 from bot.store.sql import SqlStore
-from bot.store.startup import redacted_url
+from bot.store.startup import redacted_url, upgrade_when_free
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
 async def _open_database(store: SqlStore, url: str) -> None:
     """Migrate, or fail in one sentence naming the variable (no password, no traceback)."""
     try:
-        await store.upgrade()
+        await upgrade_when_free(store)
     except Exception as error:
         log.debug("database start-up failed", exc_info=True)
         raise ConfigError(
@@ -147,6 +147,7 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
 async def serve(settings: Settings) -> None:
     """`chatbot run` with at least one platform: adapters, engine, HTTP server, until a
     signal asks us to stop."""
+    stop = _stop_on_signals()
     async with core(settings) as built, AsyncExitStack() as stack:
         built.adapters = platform_adapters(settings, built)
         # The database's own tables first (the scheduler creates its table on start), and
@@ -168,13 +169,15 @@ async def serve(settings: Settings) -> None:
         # Then what was left pending (messages, undelivered replies), through started adapters.
         await built.engine.start()
         stack.push_async_callback(built.engine.stop)
-        await _until_signalled()
+        await stop.wait()
         log.info("stopping")
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT/SIGTERM; installed first, so a stop asked for during start-up is an
+    orderly stop right after it, never a kill half-way."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop

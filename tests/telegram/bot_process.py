@@ -44,8 +44,7 @@ class BotProcess:
         return env
 
     async def start(self, crash_at: str | None = None) -> None:
-        """Start the bot and wait until it polls the Bot API."""
-        polls_before = len(self.tg.calls_to("getUpdates"))
+        """Start the bot and wait until it says it polls the Bot API (or exits)."""
         self.starts += 1
         log = (self.workdir / f"bot-{self.starts}.log").open("wb")
         self.process = await asyncio.create_subprocess_exec(
@@ -60,9 +59,10 @@ class BotProcess:
             stderr=log,
         )
         log.close()
+        started = self.starts
         await self.tg.wait_for(
             lambda: (
-                len(self.tg.calls_to("getUpdates")) > polls_before
+                "telegram: long polling as" in self.log(started)
                 or self.process is None
                 or self.process.returncode is not None
             ),
