@@ -33,7 +33,6 @@ from bot.llm.types import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM's older and newer names
 T = TypeVar("T")
 
 
@@ -195,15 +194,6 @@ def _wire(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
 def _session_headers(session_id: str | None) -> dict[str, str] | None:
     # vllm-router's session routing keeps a conversation on the replica holding its prefix.
     return {"X-Session-ID": session_id} if session_id else None
-
-
-def _reasoning(delta: Any) -> str:
-    extra = getattr(delta, "model_extra", None) or {}
-    for field in REASONING_FIELDS:
-        value = getattr(delta, field, None) or extra.get(field)
-        if value:
-            return str(value)
-    return ""
 
 
 def _usage(raw: Any) -> Usage | None:
