@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install local-model run test lint unit bench bench-real quality clean
+.PHONY: install local-model run test lint unit bench bench-scale bench-real quality clean
 
 install: $(STAMP)
 
@@ -38,8 +38,17 @@ test: lint unit
 
 # Figures, not assertions: the engine, Telegram and Slack against scripted fakes, then the
 # bot beside the plain openai client on the real local vLLM (or BOT_LLM_BASE_URL).
-bench: $(STAMP) local-model
+bench: $(STAMP) local-model bench-scale
 	$(BIN)/python -m tests.bench engine telegram slack real
+
+# The engine in worker processes, the scripted model in its own: SQLite and PostgreSQL at
+# 50, 200 and 1,000 concurrent conversations, then two workers on one PostgreSQL schema.
+SCALE_RUNS := 50:2 200:2 1000:1
+bench-scale: $(STAMP)
+	for db in sqlite postgres; do for run in $(SCALE_RUNS); do \
+	  $(BIN)/python -m tests.bench scale --database $$db \
+	    --conversations $${run%%:*} --turns $${run##*:} || exit 1; done; done
+	$(BIN)/python -m tests.bench scale --database postgres --conversations 1000 --turns 1 --workers 2
 
 # Simulated strong, weak and manipulative candidates through the real interview flow,
 # against BOT_LLM_BASE_URL (point it at your own Qwen2.5-7B-Instruct or gpt-oss-20b).

@@ -21,6 +21,7 @@ from bot.flows.support import SupportFlow
 from bot.http import HttpServer
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
+from bot.llm.queue import FairQueue, QueuedLLM
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
 from bot.store.sql import SqlStore
@@ -64,13 +65,14 @@ class Core:
 async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIterator[Core]:
     """Store (migrated), LLM client, prompts and engine; everything closed on exit."""
     prompts = PromptLibrary(settings.prompts_dir)
-    store = SqlStore(settings.database_url)
+    store = SqlStore(settings.database_url, pool_size=settings.database_pool_size)
     llm = build_llm(settings)
+    queue = FairQueue(settings.llm_max_concurrency, notice_after_s=settings.llm_queue_notice_s)
     try:
         await _open_database(store, settings.database_url)
         engine = Engine(
             store,
-            llm,
+            QueuedLLM(llm, queue),
             prompts,
             default_flows(),
             EngineOptions(
@@ -87,6 +89,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
         )
+        queue.on_wait(engine.queue_notice)
         yield Core(settings, store, llm, prompts, engine)
     finally:
         await llm.close()

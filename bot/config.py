@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
+    # connections per process, the lock connection included; never exceeded (PostgreSQL)
+    database_pool_size: int = Field(default=10, ge=2, le=1000)
 
     llm_base_url: str = "http://127.0.0.1:8000/v1"
     llm_model: str | None = None  # None: the first model of /v1/models
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     # the window when /v1/models has no max_model_len (the smaller wins when both say)
     llm_context_tokens: int | None = Field(default=None, gt=0)
+    # requests in flight to the model server; beyond it a fair queue (bot.llm.queue)
+    llm_max_concurrency: int = Field(default=64, ge=1, le=10000)
+    llm_queue_notice_s: float = Field(default=3.0, gt=0)  # wait before "you are number N"
 
     telegram_token: SecretStr | None = None
     telegram_base_url: str | None = None

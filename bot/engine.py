@@ -53,6 +53,7 @@ from bot.ports import (
 )
 from bot.prompts import PromptLibrary
 from bot.ratelimit import RATE_LIMITED_QUIET, RateLimiter
+from bot.retry import Backoff, FailureLog
 from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
@@ -103,6 +104,11 @@ class Engine:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
+        # A failed worker is retried later and later (bot.retry), never at once in a loop.
+        self._backoff = Backoff(cap_s=max(30.0, self.options.retry_interval_s))
+        self._failures = FailureLog(log)
+        self._delayed: dict[int, asyncio.TimerHandle] = {}
+        self._notices: set[asyncio.Task[None]] = set()  # queue notices being shown
         self._retry_task: asyncio.Task[None] | None = None
         self._starter = ConversationStarter(
             store,
@@ -188,12 +194,18 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        for handle in self._delayed.values():
+            handle.cancel()
+        self._delayed.clear()
 
     async def resume(self) -> None:
-        """Kick every conversation with a message to answer or a reply due for delivery."""
+        """Kick every conversation with a message to answer or a reply due for delivery
+        (not those whose worker runs: it reads them anyway, re-reading would be waste)."""
         due = await self.store.conversations_with_due_deliveries(utcnow())
         for conversation_id in [*await self.store.conversations_with_pending(), *due]:
-            self.kick(conversation_id)
+            worker = self._workers.get(conversation_id)
+            if worker is None or worker.done():
+                self.kick(conversation_id)
         await self._outbox.refresh_gauges()
 
     async def idle(self) -> None:
@@ -227,11 +239,40 @@ class Engine:
 
     def kick(self, conversation_id: int) -> None:
         self._dirty.add(conversation_id)
+        wait = self._backoff.wait_left(conversation_id)
+        if wait > 0:  # it failed a moment ago: come back when its backoff ends
+            if conversation_id not in self._delayed:
+                self._delayed[conversation_id] = asyncio.get_running_loop().call_later(
+                    wait, self._kick_delayed, conversation_id
+                )
+            return
         worker = self._workers.get(conversation_id)
         if worker is None or worker.done():
             self._workers[conversation_id] = asyncio.create_task(
                 self._drain(conversation_id), name=f"conversation-{conversation_id}"
             )
+
+    def _kick_delayed(self, conversation_id: int) -> None:
+        self._delayed.pop(conversation_id, None)
+        self.kick(conversation_id)
+
+    def queue_notice(self, session_id: str, position: int) -> None:
+        """The model queue (bot.llm.queue) says a turn waits: tell its user, once per wait.
+        With an outbox the notice is a message of its own, shown now and not stored; a plain
+        renderer gets it in the turn's stream. Session ids are TurnContext.session_id's."""
+        _, _, number = session_id.rpartition("-")
+        live = self._runner.live.get(int(number)) if number.isdigit() else None
+        if live is None:
+            return
+        key, queue, turn = live
+        notice = Message(text("llm_queue_position", turn.lang, position=position))
+        deliverer = self._deliverer(key.platform)
+        if deliverer is None:
+            queue.put_nowait(notice)
+            return
+        task = asyncio.create_task(self._show_now(deliverer, key, notice))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     # ---- turns -----------------------------------------------------------------------
 
@@ -248,8 +289,13 @@ class Engine:
                     for message in await self.store.pending_messages(conversation_id):
                         if not await self._turn(conversation_id, message):
                             return  # the backend is down: the retry loop comes back
-        except Exception:
-            log.exception("worker of conversation %s failed", conversation_id)
+            self._backoff.succeeded(conversation_id)
+        except Exception:  # noqa: BLE001 - logged, rate-limited, by self._failures
+            delay = self._backoff.failed(conversation_id)
+            self._failures.failure(
+                "worker of conversation %s failed; retrying in %.1f s", conversation_id, delay
+            )
+            self._dirty.add(conversation_id)  # its messages are still pending
         finally:
             if self._workers.get(conversation_id) is asyncio.current_task():
                 del self._workers[conversation_id]  # a later kick starts a new worker
@@ -423,9 +469,14 @@ class Engine:
             waiter.set_result(None)
 
     async def _retry_loop(self) -> None:
+        delay = self.options.retry_interval_s
         while True:
-            await asyncio.sleep(self.options.retry_interval_s)
+            await asyncio.sleep(delay)
             try:
                 await self.resume()
-            except Exception:
-                log.exception("retrying saved messages failed; trying again later")
+            except Exception:  # noqa: BLE001 - logged, rate-limited, by self._failures
+                delay = max(self.options.retry_interval_s, self._backoff.failed("resume"))
+                self._failures.failure("retrying saved messages failed; next in %.1f s", delay)
+            else:
+                self._backoff.succeeded("resume")
+                delay = self.options.retry_interval_s

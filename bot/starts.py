@@ -48,12 +48,13 @@ class ConversationStarter:
             ):
                 return active, replace(incoming, kind=InputKind.COMMAND, text="help")
             start = await self._resolve_start(start, user_id)
-            return await self._create(incoming, user_id, start), incoming
+            return await self._create(incoming, user_id, start, active is not None), incoming
         if active is not None:
             return active, incoming
         if start is None:
             raise UserFacingError("conversation_closed", "no active conversation")
-        created = await self._create(incoming, user_id, await self._resolve_start(start, user_id))
+        resolved = await self._resolve_start(start, user_id)
+        created = await self._create(incoming, user_id, resolved, supersede=False)
         return created, incoming
 
     async def _session_over(self, active: ConversationRecord) -> bool:
@@ -76,13 +77,15 @@ class ConversationStarter:
         return FlowStart(start.flow, params)
 
     async def _create(
-        self, incoming: Incoming, user_id: int, start: FlowStart
+        self, incoming: Incoming, user_id: int, start: FlowStart, supersede: bool
     ) -> ConversationRecord:
+        """`supersede`: the user asked for a new conversation over the active one; without
+        it, a conversation another process created a moment ago is joined, not replaced."""
         flow = self.flows.get(start.flow)
         state = flow.new_state(start, incoming.user, self.prompts)
         state.started_with = dict(incoming.start.params) if incoming.start else {}
         conversation = await self.store.create_conversation(
-            incoming.key, user_id, start.flow, state.model_dump(mode="json")
+            incoming.key, user_id, start.flow, state.model_dump(mode="json"), supersede=supersede
         )
         log.info("conversation %s started: %s %s", conversation.id, start.flow, start.params)
         return conversation

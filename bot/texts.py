@@ -41,6 +41,11 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "Please send a shorter message.",
         "zh": "这段文字超出了我一次能读取的长度，我无法回复。请发送一条更短的消息。",
     },
+    "llm_queue_position": {
+        "en": "Many people are asking right now: you are number {position} in the queue. "
+        "Your message is saved, and the answer starts as soon as it is your turn.",
+        "zh": "现在提问的人很多：您排在第 {position} 位。您的消息已保存，轮到您时会立即开始回答。",
+    },
     "llm_unavailable": {
         "en": "The assistant is briefly unavailable; your message is saved and "
         "I will answer as soon as I am back.",

@@ -105,6 +105,9 @@ class TurnRunner:
         self.max_input_chars = max_input_chars
         self.exporter = exporter
         self.told_unavailable: set[int] = set()  # conversations told the backend is down
+        # Turns being rendered (conversation id -> key, output queue, result), so a notice
+        # from outside the flow (the model queue's "you are number N") can reach the user.
+        self.live: dict[int, tuple[ConversationKey, asyncio.Queue[Output | None], TurnResult]] = {}
 
     async def run(
         self, conversation: ConversationRecord, flow: Flow, message: MessageRecord
@@ -140,6 +143,7 @@ class TurnRunner:
     ) -> None:
         """Run the flow and the renderer side by side; a flow failure becomes a notice."""
         queue: asyncio.Queue[Output | None] = asyncio.Queue()
+        self.live[turn.conversation_id] = (key, queue, turn)
         producer = asyncio.create_task(self._produce(key, events, turn, queue))
 
         async def outputs() -> AsyncIterator[Output]:
@@ -161,6 +165,7 @@ class TurnRunner:
         except Exception:
             log.exception("renderer failed for %s; the reply is stored", key.as_str())
         await producer
+        self.live.pop(turn.conversation_id, None)
 
     async def _produce(
         self,

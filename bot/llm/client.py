@@ -17,6 +17,7 @@ import openai
 from pydantic import ValidationError
 
 from bot.errors import LLMBadOutput, LLMError, LLMUnavailable
+from bot.llm import sse
 from bot.llm.budget import (
     ContextBudget,
     ContextOverflow,
@@ -38,7 +39,6 @@ from bot.llm.types import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM's older and newer names
 T = TypeVar("T")
 
 
@@ -122,41 +122,39 @@ class OpenAICompatibleLLM:
         model = await self.model_name()
         started = time.perf_counter()
         limit = max_tokens or self._max_tokens
+        # bot.llm.sse: the cheap path (no pydantic object per token, no transform of the
+        # history); the request, its headers and its HTTP errors are still openai's.
         response, fitted = await self._fitting(
             messages,
             limit,
             session_id,
-            lambda asked: self._client.chat.completions.create(
+            lambda asked: sse.open_stream(
+                self._client,
                 model=model,
-                messages=[],
-                extra_body=_wire(asked),
-                stream=True,
-                stream_options={"include_usage": True},
+                messages=asked,
                 temperature=self._temperature if temperature is None else temperature,
                 max_tokens=limit,
-                extra_headers=_session_headers(session_id),
+                headers=_session_headers(session_id),
             ),
         )
         ttft_ms: int | None = None
         usage: Usage | None = None
         finish_reason: str | None = None
         try:
-            async for chunk in response:
-                usage = _usage(chunk.usage) or usage
-                for choice in chunk.choices:
-                    finish_reason = choice.finish_reason or finish_reason
-                    reasoning = _reasoning(choice.delta)
-                    if reasoning:
-                        yield ReasoningDelta(reasoning)
-                    if choice.delta.content:
-                        if ttft_ms is None:
-                            ttft_ms = _ms_since(started)
-                        yield ContentDelta(choice.delta.content)
-        except (openai.APIError, httpx2.HTTPError) as exc:
+            async for piece in sse.pieces(response):
+                usage = piece.usage or usage
+                finish_reason = piece.finish_reason or finish_reason
+                if piece.reasoning:
+                    yield ReasoningDelta(piece.reasoning)
+                if piece.content:
+                    if ttft_ms is None:
+                        ttft_ms = _ms_since(started)
+                    yield ContentDelta(piece.content)
+        except (openai.APIError, httpx2.HTTPError, sse.StreamError, ValueError) as exc:
             raise LLMUnavailable(f"stream interrupted: {type(exc).__name__}") from exc
         finally:
             # Closing the response tells the server to abort generation when we stop early.
-            await response.close()
+            await response.aclose()
         if usage is not None:
             self.budget.observed(fitted, usage.prompt_tokens)
         yield StreamEnd(model, usage, finish_reason, ttft_ms, _ms_since(started))
@@ -263,15 +261,6 @@ def _wire(messages: Sequence[ChatMessage]) -> dict[str, Any]:
 def _session_headers(session_id: str | None) -> dict[str, str] | None:
     # vllm-router's session routing keeps a conversation on the replica holding its prefix.
     return {"X-Session-ID": session_id} if session_id else None
-
-
-def _reasoning(delta: Any) -> str:
-    extra = getattr(delta, "model_extra", None) or {}
-    for field in REASONING_FIELDS:
-        value = getattr(delta, field, None) or extra.get(field)
-        if value:
-            return str(value)
-    return ""
 
 
 def _usage(raw: Any) -> Usage | None:

@@ -196,9 +196,17 @@ class Store(Protocol):
     async def active_conversation(self, key: ConversationKey) -> ConversationRecord | None: ...
 
     async def create_conversation(
-        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+        self,
+        key: ConversationKey,
+        user_id: int | None,
+        flow: str,
+        state: JSON,
+        *,
+        supersede: bool = True,
     ) -> ConversationRecord:
-        """A new active conversation; any other active one on the key becomes SUPERSEDED."""
+        """A new active conversation; any other active one on the key becomes SUPERSEDED.
+        With `supersede=False` (the caller saw none active), one created meanwhile by
+        another process is returned instead: the first-message race has one winner."""
 
     async def get_conversation(self, conversation_id: int) -> ConversationRecord: ...
 

@@ -11,9 +11,13 @@ deployments (or test sessions) share one database without seeing each other.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import os
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +25,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+POOL_WAIT_S = 300.0  # longest wait for a free pooled connection (PostgreSQL)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -46,19 +55,36 @@ def check_schema(schema: str | None) -> None:
 
 
 def create_engine(
-    url: URL, schema: str | None, *, for_locks: bool = False, read_only: bool = False
+    url: URL,
+    schema: str | None,
+    *,
+    for_locks: bool = False,
+    read_only: bool = False,
+    pool_size: int | None = None,
 ) -> AsyncEngine:
-    """The store's engine; `for_locks` builds the one advisory locks use: no pool (each
-    lock's connection is closed with it, which also frees the lock if unlocking failed)
-    and autocommit (a turn holding the lock must not sit idle in a transaction).
+    """The store's engine. `pool_size` (PostgreSQL): at most that many connections, never
+    more (no overflow; a caller waits for a free one). `for_locks` builds the engine of the
+    one connection the advisory locks live on (bot.store.locks): a pool of one, autocommit
+    (a turn holding a lock must not sit idle in a transaction).
     `read_only` (SQLite): plain deferred BEGIN, so that reads never queue for the write lock;
     in WAL mode they see the last committed state without blocking anyone."""
     connect_args: dict[str, Any] = {}
     options: dict[str, Any] = {}
-    if schema is not None and not is_sqlite(url):
-        connect_args["server_settings"] = {"search_path": schema}
-    if for_locks:
-        options.update(poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    if not is_sqlite(url):
+        settings = {"application_name": application_name(schema)}
+        if schema is not None:
+            settings["search_path"] = schema
+        connect_args["server_settings"] = settings
+        if _is_loopback(url) and not {"ssl", "sslmode"} & set(url.query):
+            # No TLS to ourselves: asyncpg's default ("prefer") builds an SSL context and
+            # tries a handshake on every connect.
+            connect_args["ssl"] = False
+        if for_locks:
+            options.update(pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT")
+        elif pool_size is not None:
+            # Waiting for a connection is how the bound works under load: time out only
+            # when something is truly stuck, not because a burst is being worked off.
+            options.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_WAIT_S)
     if is_sqlite(url):
         _create_parent_folder(url)
     engine = create_async_engine(url, connect_args=connect_args, **options)
@@ -67,6 +93,21 @@ def create_engine(
         on_begin = _sqlite_on_begin_deferred if read_only else _sqlite_on_begin
         event.listen(engine.sync_engine, "begin", on_begin)
     return engine
+
+
+def application_name(schema: str | None) -> str:
+    """What pg_stat_activity shows for the bot's connections: the schema tells apart
+    deployments (and test sessions) sharing one database, the process id which of several
+    workers holds a connection. `application_prefix` matches every process's."""
+    return f"{application_prefix(schema)}{os.getpid()}"
+
+
+def application_prefix(schema: str | None) -> str:
+    return f"chatbot:{schema}:" if schema else "chatbot:"
+
+
+def _is_loopback(url: URL) -> bool:
+    return (url.host or "") in {"127.0.0.1", "localhost", "::1"}
 
 
 def _create_parent_folder(url: URL) -> None:
@@ -139,3 +180,24 @@ def _upgrade_on(connection: Connection, url: URL) -> None:
 
 def parse_url(url: str) -> URL:
     return make_url(url)
+
+
+class SerialWrites(async_sessionmaker[AsyncSession]):
+    """SQLite's sessions, whose write transactions (`begin()`) take turns in this process.
+
+    SQLite has one write lock; waiters poll for it in the busy handler, unordered, and fail
+    with "database is locked" after the busy timeout. With hundreds of conversations on a
+    busy machine some waited past it. Queued here (FIFO, no timeout) instead, only one
+    connection at a time ever asks SQLite for the lock, which it then gets at once."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._turn = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _serial(self) -> AsyncIterator[AsyncSession]:
+        async with self._turn, super().begin() as session:
+            yield session
+
+    def begin(self) -> Any:
+        return self._serial()

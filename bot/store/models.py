@@ -65,6 +65,16 @@ class User(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    # One ACTIVE conversation per key (migration 0004): closes the first-message race.
+    __table_args__ = (
+        sa.Index(
+            "uq_conversations_active_key",
+            "key",
+            unique=True,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(512), index=True)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
-from bot.store import connect
+from bot.store import connect, hot
 from bot.store.api import (
     AuditRecord,
     ConversationRecord,
@@ -32,6 +32,7 @@ from bot.store.api import (
 )
 from bot.store.erasure import delete_conversations, erase_user
 from bot.store.history import recent_history
+from bot.store.locks import AdvisoryLocks
 from bot.store.models import (
     AuditEntry,
     Conversation,
@@ -58,6 +59,7 @@ from bot.store.turns import write_turn
 log = logging.getLogger(__name__)
 
 PING_TIMEOUT_S = 5.0
+DEFAULT_POOL_SIZE = 10  # BOT_DATABASE_POOL_SIZE
 
 
 class SqlStore(OutboxQueries):
@@ -65,13 +67,22 @@ class SqlStore(OutboxQueries):
     `postgresql+asyncpg://user@host/db`. `schema` (PostgreSQL only) keeps every table in that
     schema, created by `upgrade()` when missing."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, schema: str | None = None, pool_size: int = DEFAULT_POOL_SIZE
+    ) -> None:
         connect.check_schema(schema)
+        if pool_size < 2:
+            raise ValueError("pool_size must be at least 2 (one is the lock connection)")
         self._url = connect.parse_url(url)
         self._schema = schema
-        self._engine = connect.create_engine(self._url, schema)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        # PostgreSQL: the lock connection is one of the `pool_size`.
+        self._engine = connect.create_engine(self._url, schema, pool_size=pool_size - 1)
         self._is_sqlite = connect.is_sqlite(self._url)
+        self._sessions = (
+            connect.SerialWrites(self._engine)
+            if self._is_sqlite
+            else async_sessionmaker(self._engine, expire_on_commit=False)
+        )
         # SQLite writers queue for one lock; reads go through their own engine so they
         # never wait behind writers (PostgreSQL needs no such split).
         self._read_engine = (
@@ -83,6 +94,7 @@ class SqlStore(OutboxQueries):
         self._lock_engine = (
             None if self._is_sqlite else connect.create_engine(self._url, schema, for_locks=True)
         )
+        self._locks = AdvisoryLocks(self._lock_engine) if self._lock_engine is not None else None
 
     async def upgrade(self) -> None:
         await connect.upgrade(self._engine, self._schema)
@@ -91,6 +103,8 @@ class SqlStore(OutboxQueries):
         await self._engine.dispose()
         if self._read_engine is not self._engine:
             await self._read_engine.dispose()
+        if self._locks is not None:
+            await self._locks.close()
         if self._lock_engine is not None:
             await self._lock_engine.dispose()
 
@@ -106,6 +120,16 @@ class SqlStore(OutboxQueries):
     # ---- users, events, conversations ----------------------------------------------
 
     async def ensure_user(self, user: UserRef) -> int:
+        # Every message asks; nearly always the person is known and unchanged, and a read
+        # costs no write lock (SQLite) and no row lock (PostgreSQL).
+        known, name, locale = await hot.known_user(
+            self._read_engine, user.platform.value, user.platform_user_id
+        )
+        unchanged = (not user.display_name or name == user.display_name) and (
+            not user.locale or locale == user.locale
+        )
+        if known and unchanged:
+            return known
         for _ in range(2):  # a concurrent insert of the same person: read theirs
             try:
                 async with self._sessions.begin() as session:
@@ -119,40 +143,45 @@ class SqlStore(OutboxQueries):
             return user_record(await get_row(session, User, user_id))
 
     async def event_seen(self, platform: Platform, event_id: str) -> bool:
-        async with self._reads() as session:
-            found = await session.scalar(
-                select(ProcessedEvent.id).where(
-                    ProcessedEvent.platform == platform.value, ProcessedEvent.event_id == event_id
-                )
-            )
-            return found is not None
+        return await hot.event_seen(self._read_engine, platform.value, event_id)
 
     async def active_conversation(self, key: ConversationKey) -> ConversationRecord | None:
-        async with self._reads() as session:
-            row = await session.scalar(
-                select(Conversation)
-                .where(
-                    Conversation.key == key.as_str(),
-                    Conversation.status == ConversationStatus.ACTIVE.value,
-                )
-                .order_by(Conversation.id.desc())
-                .limit(1)
-            )
-            return conversation_record(row) if row is not None else None
+        return await hot.active_conversation(self._read_engine, key.as_str())
 
     async def create_conversation(
-        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON
+        self,
+        key: ConversationKey,
+        user_id: int | None,
+        flow: str,
+        state: JSON,
+        *,
+        supersede: bool = True,
+    ) -> ConversationRecord:
+        try:
+            return await self._create_conversation(key, user_id, flow, state, supersede)
+        except IntegrityError:
+            # Another process created one on this key at the same moment (the partial
+            # unique index allows one ACTIVE per key): this input belongs to theirs.
+            winner = await self.active_conversation(key)
+            if winner is None:
+                raise
+            log.info("conversation on %s created concurrently; using %s", key.as_str(), winner.id)
+            return winner
+
+    async def _create_conversation(
+        self, key: ConversationKey, user_id: int | None, flow: str, state: JSON, supersede: bool
     ) -> ConversationRecord:
         now = utcnow()
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Conversation)
-                .where(
-                    Conversation.key == key.as_str(),
-                    Conversation.status == ConversationStatus.ACTIVE.value,
+            if supersede:
+                await session.execute(
+                    update(Conversation)
+                    .where(
+                        Conversation.key == key.as_str(),
+                        Conversation.status == ConversationStatus.ACTIVE.value,
+                    )
+                    .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
                 )
-                .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
-            )
             row = Conversation(
                 key=key.as_str(),
                 platform=key.platform.value,
@@ -171,8 +200,7 @@ class SqlStore(OutboxQueries):
             return conversation_record(row)
 
     async def get_conversation(self, conversation_id: int) -> ConversationRecord:
-        async with self._reads() as session:
-            return conversation_record(await get_row(session, Conversation, conversation_id))
+        return await hot.conversation(self._read_engine, conversation_id)
 
     async def set_conversation_status(
         self, conversation_id: int, status: ConversationStatus
@@ -230,8 +258,11 @@ class SqlStore(OutboxQueries):
                 await session.flush()
                 if seen is not None:
                     seen.message_id = message.id
-                conversation = await get_row(session, Conversation, conversation_id)
-                conversation.updated_at = now
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation_id)
+                    .values(updated_at=now)
+                )
                 return message_record(message)
         except IntegrityError:
             if event is None:
@@ -247,16 +278,7 @@ class SqlStore(OutboxQueries):
                 row.answered_at = utcnow()
 
     async def pending_messages(self, conversation_id: int) -> list[MessageRecord]:
-        query = (
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.status == MessageStatus.PENDING.value,
-            )
-            .order_by(Message.id)
-        )
-        async with self._reads() as session:
-            return [message_record(row) for row in await session.scalars(query)]
+        return await hot.pending_messages(self._read_engine, conversation_id)
 
     async def conversations_with_pending(self) -> list[int]:
         query = (
@@ -312,23 +334,11 @@ class SqlStore(OutboxQueries):
     def conversation_lock(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
         # SQLite: the database belongs to one process, whose engine already runs one turn
         # per conversation at a time; there is nobody else to exclude.
-        if self._lock_engine is None:
+        if self._locks is None:
             return _no_lock()
-        return self._advisory_lock(conversation_id)
-
-    @asynccontextmanager
-    async def _advisory_lock(self, conversation_id: int) -> AsyncIterator[None]:
-        assert self._lock_engine is not None
         # The schema is part of the key: deployments sharing a database lock apart.
         key = connect.advisory_key(f"{self._schema or ''}:conversation", conversation_id)
-        # A connection of its own, closed afterwards: a session-level advisory lock lives as
-        # long as its connection, so closing it frees the lock even if unlocking failed.
-        async with self._lock_engine.connect() as connection:
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return self._locks.hold(key)
 
     # ---- hiring and audit -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from tests.bench.engine import run_engine_bench
 from tests.bench.quality import add_quality_arguments, quality_mode
 from tests.bench.real import run_real_bench
 from tests.bench.report import table
+from tests.bench.scale import ScaleRun, run_scale
 from tests.bench.slack import run_slack_bench
 from tests.bench.telegram import run_telegram_bench
 
@@ -20,7 +21,7 @@ DEFAULTS = {"engine": (50, 4, 100.0), "telegram": (20, 3, 50.0), "slack": (20, 3
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument(
-        "modes", nargs="*", default=["engine"], help="engine, telegram, slack, real, quality"
+        "modes", nargs="*", default=["engine"], help="engine, scale, telegram, slack, real, quality"
     )
     parser.add_argument("--conversations", type=int, default=None, help="per mode: 50, 20, 20")
     parser.add_argument("--turns", type=int, default=None, help="per conversation: 4, 3, 3")
@@ -30,6 +31,8 @@ def main() -> None:
         default=None,
         help="slack: how many conversations are channel threads, the rest DMs (default half)",
     )
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="scale: bot processes")
     parser.add_argument("--ttft", type=float, default=0.2, help="seconds, scripted model")
     parser.add_argument("--tokens-per-s", type=float, default=None, help="100, 50, 50")
     add_quality_arguments(parser)
@@ -38,6 +41,22 @@ def main() -> None:
     for mode in args.modes:
         if mode == "quality":  # simulated candidates against BOT_LLM_BASE_URL
             quality_mode(args)
+            continue
+        if mode == "scale":  # worker processes, the model in its own process
+            run = ScaleRun(
+                database=args.database,
+                conversations=args.conversations or 200,
+                turns=args.turns or 2,
+                workers=args.workers,
+                ttft=args.ttft,
+                tokens_per_s=args.tokens_per_s or 100.0,
+            )
+            title = (
+                f"scale: {run.conversations} conversations x {run.turns} turns on "
+                f"{run.database}, {run.workers} worker process(es), model in its own process "
+                f"(ttft {run.ttft}s, {run.words} words at {run.tokens_per_s:.0f}/s)"
+            )
+            print(table(title, asyncio.run(run_scale(run))), flush=True)
             continue
         if mode == "real":  # the bot beside the plain openai client on a real vLLM
             conversations = args.conversations or 4
