@@ -19,16 +19,32 @@ from bot.flows.support import SupportFlow
 from bot.http import HttpServer
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
+from bot.pinned_answers import PinnedAnswers
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
+from bot.store.api import HelpDeskStore
+from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
+from bot.support_desk import SupportDesk
 
 log = logging.getLogger(__name__)
 
 
-def default_flows() -> FlowRegistry:
+def default_flows(
+    help_desk: HelpDeskStore | None = None,
+    pinned: PinnedAnswers | None = None,
+    *,
+    people: bool = False,
+) -> FlowRegistry:
+    """The flows; with the help desk's store, support answers carry feedback, pinned
+    answers and a hand-off to people (`people`: an escalation channel is set)."""
     registry = FlowRegistry()
-    registry.register(SupportFlow())
+    if help_desk is None:
+        registry.register(SupportFlow())
+    else:
+        registry.register(
+            SupportDesk(SupportFlow(), help_desk, pinned or PinnedAnswers([]), people=people)
+        )
     registry.register(InterviewFlow())
     return registry
 
@@ -53,6 +69,7 @@ class Core:
     llm: OpenAICompatibleLLM
     prompts: PromptLibrary
     engine: Engine
+    help_desk: SqlHelpDesk
     adapters: list[Adapter] = field(default_factory=list)
 
 
@@ -62,13 +79,16 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     prompts = PromptLibrary(settings.prompts_dir)
     store = SqlStore(settings.database_url)
     llm = build_llm(settings)
+    help_desk = SqlHelpDesk(store)
+    people = settings.slack_escalation_channel is not None and settings.slack_bot_token is not None
     try:
+        pinned = PinnedAnswers.load(settings.prompts_dir)
         await store.upgrade()
         engine = Engine(
             store,
             llm,
             prompts,
-            default_flows(),
+            default_flows(help_desk, pinned, people=people),
             EngineOptions(
                 company_name=settings.company_name,
                 max_input_chars=settings.max_input_chars,
@@ -81,7 +101,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
         )
-        yield Core(settings, store, llm, prompts, engine)
+        yield Core(settings, store, llm, prompts, engine, help_desk)
     finally:
         await llm.close()
         await store.close()
@@ -99,7 +119,11 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
         from bot.hiring import HiringDesk
 
         hiring = HiringDesk(built.store, built.prompts)
-        adapters.append(SlackAdapter(settings, built.engine, built.store, hiring=hiring))
+        adapters.append(
+            SlackAdapter(
+                settings, built.engine, built.store, hiring=hiring, help_desk=built.help_desk
+            )
+        )
     return adapters
 
 

@@ -47,6 +47,7 @@ from bot.flows.base import (
     TurnContext,
     UserInput,
 )
+from bot.flows.reply import detect_lang
 from bot.inputs import check_input
 from bot.llm.types import LLM
 from bot.locks import KeyedLocks
@@ -54,6 +55,7 @@ from bot.ports import (
     ConversationEnded,
     DomainEvent,
     EvaluationStored,
+    HandedOffMessage,
     HandoffRequested,
     Listener,
     Receipt,
@@ -240,6 +242,9 @@ class Engine:
     async def _turn(self, conversation_id: int, message: MessageRecord) -> bool:
         """One pending message; False when it must wait for the backend."""
         conversation = await self.store.get_conversation(conversation_id)
+        if conversation.status is ConversationStatus.HANDED_OFF:
+            await self._pass_to_people(conversation, message)  # quiet: people answer now
+            return True
         if conversation.status is not ConversationStatus.ACTIVE:
             await self.store.mark_message(message.id, MessageStatus.REJECTED)
             self._resolve(message.id)
@@ -278,7 +283,8 @@ class Engine:
         if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
             return run_command(ctx, flow, state, message, self.store, self.exporter)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
-            return rejection(message.kind, state.lang, self.options.max_input_chars)
+            lang = state.lang if state.lang_chosen else detect_lang(message.text) or state.lang
+            return rejection(message.kind, lang, self.options.max_input_chars)
         user_input = UserInput(
             "action" if message.kind == InputKind.ACTION else "text",
             message.text,
@@ -404,6 +410,20 @@ class Engine:
                     await listener(event)
                 except Exception:
                     log.exception("listener failed on %s", type(event).__name__)
+
+    async def _pass_to_people(
+        self, conversation: ConversationRecord, message: MessageRecord
+    ) -> None:
+        await self.store.mark_message(message.id, MessageStatus.ANSWERED)
+        self._resolve(message.id)
+        event = HandedOffMessage(
+            conversation.id, conversation.key, message.id, message.kind, message.text
+        )
+        for listener in self._listeners:
+            try:
+                await listener(event)
+            except Exception:
+                log.exception("listener failed on %s", type(event).__name__)
 
     async def _deliver_now(self, key: ConversationKey, outputs: list[Output]) -> None:
         """Outputs that belong to no stored turn (a refused start)."""

@@ -135,6 +135,17 @@ async def chat_update(slack: FakeSlack, params: JSONBody) -> JSONBody:
     return {"channel": message.channel, "ts": message.ts, "text": message.text}
 
 
+async def chat_get_permalink(slack: FakeSlack, params: JSONBody) -> JSONBody:
+    _require(params, "channel", "message_ts")
+    message = slack.workspace.find(params["channel"], params["message_ts"])
+    if message is None:
+        raise ApiError("message_not_found")
+    link = f"https://fake.slack.test/archives/{message.channel}/p{message.ts.replace('.', '')}"
+    if message.thread_ts and message.thread_ts != message.ts:
+        link += f"?thread_ts={message.thread_ts}&cid={message.channel}"
+    return {"channel": message.channel, "permalink": link}
+
+
 def _stream_of(slack: FakeSlack, params: JSONBody) -> FakeMessage:
     _require(params, "channel", "ts")
     message = slack.workspace.find(params["channel"], params["ts"])
@@ -309,6 +320,7 @@ METHODS: dict[str, Method] = {
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.update": chat_update,
+    "chat.getPermalink": chat_get_permalink,
     "chat.startStream": chat_start_stream,
     "chat.appendStream": chat_append_stream,
     "chat.stopStream": chat_stop_stream,
