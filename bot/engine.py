@@ -281,6 +281,8 @@ class Engine:
         if message.kind == InputKind.ACTION and message.action_id == ACTION_RETRY_EVALUATION:
             return retry_evaluation(flow, ctx, state)
         if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
+            if not state.lang_chosen and detect_lang(message.text) == "zh":
+                state.lang = "zh"  # command words are Latin: only Chinese text tells
             return run_command(ctx, flow, state, message, self.store, self.exporter)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
             lang = state.lang if state.lang_chosen else detect_lang(message.text) or state.lang

@@ -390,6 +390,8 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     # ---- Slack: help-desk status line and the assistant panel's suggested prompts --------
     "slack_thinking": {"en": "is thinking...", "zh": "正在思考..."},
+    # the message a top-level DM reply replaces: no words, so it reads in any language
+    "slack_placeholder": {"en": "⏳ …", "zh": "⏳ …"},
     "slack_prompts_title": {"en": "Try asking:", "zh": "您可以这样问："},
     "slack_prompt_1_title": {"en": "Reset my password", "zh": "重置密码"},
     "slack_prompt_1_message": {

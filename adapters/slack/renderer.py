@@ -79,6 +79,8 @@ class SlackRenderer:
         self.interim = interim or client
         self.timing = timing or StreamTiming()
         self.native_streaming = True
+        self.channel_status = True  # setStatus in channel threads (chat:write apps, 2026-03)
+        self._placeholders: dict[Target, str] = {}  # a turn's "thinking" message, by target
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
@@ -107,6 +109,7 @@ class SlackRenderer:
         queue: asyncio.Queue[Output | _End] = asyncio.Queue()
         pump = asyncio.create_task(_pump(outputs, queue))
         writer: Writer | None = None
+        self._placeholders.pop(target, None)
         try:
             while True:
                 due = writer.due_in() if writer is not None else None
@@ -128,6 +131,7 @@ class SlackRenderer:
                     return
                 writer = await self._render(target, item, writer)
         finally:
+            self._placeholders.pop(target, None)
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
@@ -135,7 +139,7 @@ class SlackRenderer:
     async def _render(self, target: Target, item: Output, writer: Writer | None) -> Writer | None:
         match item:
             case Thinking(status=status):
-                await self._set_status(target, status or text("slack_thinking"))
+                await self._show_thinking(target, status or text("slack_thinking"), writer)
             case TextDelta(text=delta):
                 writer = writer or self._new_writer(target)
                 writer.add(delta)
@@ -145,7 +149,8 @@ class SlackRenderer:
                 self._note_streaming(writer)
                 return None
             case Message(text=body):
-                await self.post_text(target, body)
+                if not await self._replace_placeholder(target, body):
+                    await self.post_text(target, body)
             case Buttons():
                 await self.post_buttons(target, item)
             case Report() | Handoff():
@@ -153,23 +158,69 @@ class SlackRenderer:
         return writer
 
     def _new_writer(self, target: Target) -> Writer:
+        placeholder = self._placeholders.pop(target, None)
+        if placeholder is not None:  # the "thinking" message becomes the reply
+            adopted = [(placeholder, text("slack_placeholder"))]
+            return EditedReply(
+                self.client, target, self.timing, interim=self.interim, adopted=adopted
+            )
         if target.thread_ts and self.native_streaming:
             return NativeStream(self.client, target, self.timing)
         return EditedReply(self.client, target, self.timing, interim=self.interim)
+
+    async def _show_thinking(self, target: Target, status: str, writer: Writer | None) -> None:
+        """A sign of work before the first token: the thread's status line where there is
+        a thread (assistant threads, and channel threads for apps with chat:write), else a
+        placeholder message that the reply then replaces (a top-level DM)."""
+        if writer is not None or target in self._placeholders:
+            return
+        if target.thread_ts and await self._set_status(target, status):
+            return
+        try:
+            response = await call_slack(
+                partial(
+                    self.client.chat_postMessage,
+                    channel=target.channel,
+                    thread_ts=target.thread_ts or None,
+                    markdown_text=text("slack_placeholder"),
+                ),
+                attempts=1,
+            )
+        except SlackApiError as failure:  # a nicety: the reply still comes
+            log.info("slack: no placeholder: %s", error_of(failure))
+            return
+        self._placeholders[target] = str(response["ts"])
+
+    async def _replace_placeholder(self, target: Target, body: str) -> bool:
+        placeholder = self._placeholders.pop(target, None)
+        if placeholder is None or len(body) > FALLBACK_PART_CHARS:
+            if placeholder is not None:
+                self._placeholders[target] = placeholder
+            return False
+        await call_slack(
+            partial(
+                self.client.chat_update, channel=target.channel, ts=placeholder, markdown_text=body
+            )
+        )
+        return True
 
     def _note_streaming(self, writer: Writer) -> None:
         if isinstance(writer, NativeStream) and writer.unavailable in PERMANENTLY_UNAVAILABLE:
             self.native_streaming = False
 
-    async def _set_status(self, target: Target, status: str) -> None:
-        if not target.assistant:
-            return
+    async def _set_status(self, target: Target, status: str) -> bool:
+        if not target.assistant and not self.channel_status:
+            return False
         try:
             await self.client.assistant_threads_setStatus(
                 channel_id=target.channel, thread_ts=target.thread_ts, status=status
             )
         except SlackApiError as failure:  # a status line is a nicety, never worth a failed turn
             log.info("slack: setStatus failed: %s", error_of(failure))
+            if not target.assistant and error_of(failure) in PERMANENTLY_UNAVAILABLE:
+                self.channel_status = False  # an older app (assistant:write only): placeholders
+            return False
+        return True
 
     async def post_text(self, target: Target, body: str) -> None:
         for part in split_text(body, FALLBACK_PART_CHARS):
