@@ -20,6 +20,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.budget import EditBudget
 from adapters.slack.client import call_slack, error_of
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
@@ -74,6 +75,7 @@ class SlackRenderer:
         client: AsyncWebClient,
         timing: StreamTiming | None = None,
         interim: AsyncWebClient | None = None,
+        budget: EditBudget | None = None,
     ) -> None:
         self.client = client
         self.interim = interim or client
@@ -81,6 +83,7 @@ class SlackRenderer:
         self.native_streaming = True
         self.channel_status = True  # setStatus in channel threads (chat:write apps, 2026-03)
         self._placeholders: dict[Target, str] = {}  # a turn's "thinking" message, by target
+        self.budget = budget or EditBudget()  # chat.update: one budget for every reply
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
@@ -162,11 +165,18 @@ class SlackRenderer:
         if placeholder is not None:  # the "thinking" message becomes the reply
             adopted = [(placeholder, text("slack_placeholder"))]
             return EditedReply(
-                self.client, target, self.timing, interim=self.interim, adopted=adopted
+                self.client,
+                target,
+                self.timing,
+                interim=self.interim,
+                adopted=adopted,
+                budget=self.budget,
             )
         if target.thread_ts and self.native_streaming:
-            return NativeStream(self.client, target, self.timing)
-        return EditedReply(self.client, target, self.timing, interim=self.interim)
+            return NativeStream(self.client, target, self.timing, self.budget)
+        return EditedReply(
+            self.client, target, self.timing, interim=self.interim, budget=self.budget
+        )
 
     async def _show_thinking(self, target: Target, status: str, writer: Writer | None) -> None:
         """A sign of work before the first token: the thread's status line where there is
@@ -196,6 +206,10 @@ class SlackRenderer:
         if placeholder is None or len(body) > FALLBACK_PART_CHARS:
             if placeholder is not None:
                 self._placeholders[target] = placeholder
+            return False
+        if not self.budget.take_final():  # no edit left: a new message, the placeholder gone
+            with contextlib.suppress(SlackApiError):
+                await self.client.chat_delete(channel=target.channel, ts=placeholder)
             return False
         await call_slack(
             partial(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.slack import SlackAdapter, StreamTiming
 from bot.app import default_flows
@@ -26,6 +26,8 @@ DESK = "C_DESK"  # the escalation channel
 AGENT = "U_AGENT"  # a person of the help desk
 BOT_NAME = "Helpdesk"
 FAST = StreamTiming(append_interval_s=0.05, edit_interval_s=0.2)
+WAIT_S = 20.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +38,10 @@ class Desk:
     adapter: SlackAdapter
     records: SqlHelpDesk
     url: str
+
+    async def until(self, predicate: Callable[[], T]) -> T:
+        """Wait for what the fake Slack shows, with a deadline roomy for a loaded machine."""
+        return await self.slack.wait_for(predicate, timeout=WAIT_S)
 
     async def dm(self, body: str, **kwargs: Any) -> dict[str, Any]:
         payload = self.slack.dm(body, **kwargs)

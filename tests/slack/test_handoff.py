@@ -31,7 +31,7 @@ def texts_in(desk: Desk, channel: str, thread_ts: str | None = None) -> list[str
 
 
 async def escalation_post(desk: Desk) -> FakeMessage:
-    [post] = await desk.slack.wait_for(lambda: desk.with_button(DESK, "helpdesk:resolve"))
+    [post] = await desk.until(lambda: desk.with_button(DESK, "helpdesk:resolve"))
     return post
 
 
@@ -39,7 +39,7 @@ async def test_round_trip_through_the_escalation_channel(desk: Desk) -> None:
     slack = desk.slack
     desk.llm.enqueue(Answer(text=REPLY))
     asked = await desk.dm("My VPN keeps dropping every hour")
-    [offer] = await slack.wait_for(lambda: desk.with_button("D_ALICE", "flow:support:human"))
+    [offer] = await desk.until(lambda: desk.with_button("D_ALICE", "flow:support:human"))
     await desk.tap(offer, "flow:support:human")
 
     post = await escalation_post(desk)
@@ -57,13 +57,11 @@ async def test_round_trip_through_the_escalation_channel(desk: Desk) -> None:
     )
     assert await slack.send_event(desk.url, reply) == 200
     relayed = text("desk_relayed", name="Dana", text="Which office are you in?")
-    await slack.wait_for(lambda: relayed in texts_in(desk, "D_ALICE"))
+    await desk.until(lambda: relayed in texts_in(desk, "D_ALICE"))
 
     # the employee answers: into the escalation thread, and the bot stays quiet
     await desk.dm("Lisbon, second floor")
-    await slack.wait_for(
-        lambda: "<@U_ALICE>: Lisbon, second floor" in texts_in(desk, DESK, post.ts)
-    )
+    await desk.until(lambda: "<@U_ALICE>: Lisbon, second floor" in texts_in(desk, DESK, post.ts))
     await desk.core.engine.idle()
     assert len(desk.llm.requests) == 1
     assert texts_in(desk, "D_ALICE")[-1] == relayed  # nothing from the bot since
@@ -71,14 +69,14 @@ async def test_round_trip_through_the_escalation_channel(desk: Desk) -> None:
     # Resolved: the employee is told, the post says who, the bot answers again
     await desk.tap(await escalation_post(desk), "helpdesk:resolve", user=AGENT)
     resolved = text("desk_handoff_resolved")
-    await slack.wait_for(lambda: resolved in texts_in(desk, "D_ALICE"))
-    updated = await slack.wait_for(
+    await desk.until(lambda: resolved in texts_in(desk, "D_ALICE"))
+    updated = await desk.until(
         lambda: [m for m in slack.bot_messages(DESK) if "Resolved by" in json.dumps(m.blocks)]
     )
     assert "helpdesk:resolve" not in action_ids(updated[0])
     desk.llm.enqueue(Answer(text="Printers are on every floor."))
     await desk.dm("Where is the printer?")
-    await slack.wait_for(lambda: "Printers are on every floor." in texts_in(desk, "D_ALICE"))
+    await desk.until(lambda: "Printers are on every floor." in texts_in(desk, "D_ALICE"))
     assert len(desk.llm.requests) == 2
 
     audit = [e.event for e in await desk.core.store.audit_log()]
@@ -91,7 +89,7 @@ async def test_human_command_hands_off_and_a_second_resolved_does_nothing(desk: 
     await desk.dm("/human")
     post = await escalation_post(desk)
     await desk.tap(post, "helpdesk:resolve", user=AGENT)
-    await desk.slack.wait_for(lambda: text("desk_handoff_resolved") in texts_in(desk, "D_ALICE"))
+    await desk.until(lambda: text("desk_handoff_resolved") in texts_in(desk, "D_ALICE"))
     await desk.tap(post, "helpdesk:resolve", user="U_OTHER")  # the old post, pressed again
     await desk.core.engine.idle()
     assert texts_in(desk, "D_ALICE").count(text("desk_handoff_resolved")) == 1
@@ -112,7 +110,7 @@ async def test_a_failed_escalation_post_gives_the_conversation_back(desk: Desk) 
     desk.slack.inject("chat.postMessage", error="invalid_blocks", times=2)
     await desk.dm("/human")
     failed = text("desk_handoff_failed")
-    await desk.slack.wait_for(lambda: failed in texts_in(desk, "D_ALICE"), timeout=10)
+    await desk.until(lambda: failed in texts_in(desk, "D_ALICE"))
     await desk.core.engine.idle()
     conversation = await desk.core.store.active_conversation(KEY)
     assert conversation is not None and conversation.status is ConversationStatus.ACTIVE

@@ -61,9 +61,7 @@ def texts_in(desk: Desk, channel: str, thread_ts: str | None = None) -> list[str
 async def test_an_answer_comes_with_feedback_and_a_person(desk: Desk) -> None:
     desk.llm.enqueue(Answer(text=REPLY, token_delay=0.01))
     await desk.dm("How do I reset my password?")
-    [buttons] = await desk.slack.wait_for(
-        lambda: desk.with_button("D_ALICE", "flow:support:feedback:up")
-    )
+    [buttons] = await desk.until(lambda: desk.with_button("D_ALICE", "flow:support:feedback:up"))
     assert action_ids(buttons) == ANSWER_BUTTONS
     assert texts_in(desk, "D_ALICE")[0] == REPLY
     conversation = await desk.core.store.list_conversations()
@@ -76,11 +74,9 @@ async def test_an_answer_comes_with_feedback_and_a_person(desk: Desk) -> None:
 async def test_thumbs_down_is_stored_and_offers_a_person(desk: Desk) -> None:
     desk.llm.enqueue(Answer(text=REPLY))
     await desk.dm("How do I reset my password?")
-    [buttons] = await desk.slack.wait_for(
-        lambda: desk.with_button("D_ALICE", "flow:support:feedback:down")
-    )
+    [buttons] = await desk.until(lambda: desk.with_button("D_ALICE", "flow:support:feedback:down"))
     await desk.tap(buttons, "flow:support:feedback:down")
-    [offer] = await desk.slack.wait_for(
+    [offer] = await desk.until(
         lambda: [m for m in desk.with_button("D_ALICE", "flow:support:human") if m is not buttons]
     )
     assert offer.text == text("desk_thanks_down") and action_ids(offer) == ["flow:support:human"]
@@ -96,14 +92,14 @@ async def test_a_decline_offers_a_person_and_is_reported(
 ) -> None:
     async with desk_bot(slack, llm_server, db_url, answering=DecliningFlow) as desk:
         await desk.dm("What is the wifi password on Mars?")
-        [offer] = await slack.wait_for(lambda: desk.with_button("D_ALICE", "flow:support:human"))
+        [offer] = await desk.until(lambda: desk.with_button("D_ALICE", "flow:support:human"))
         await desk.core.engine.idle()
         assert DECLINE in texts_in(desk, "D_ALICE")
         assert not desk.with_button("D_ALICE", "flow:support:feedback:up")  # nothing to rate
         [line] = await desk.records.help_desk_report()
         assert (line.question, line.outcome) == ("What is the wifi password on Mars?", "declined")
         await desk.tap(offer, "flow:support:human")
-        await slack.wait_for(lambda: desk.with_button("C_DESK", "helpdesk:resolve"))
+        await desk.until(lambda: desk.with_button("C_DESK", "helpdesk:resolve"))
 
 
 @pytest.mark.parametrize(
@@ -114,7 +110,7 @@ async def test_a_pinned_answer_is_served_without_the_model(
     desk: Desk, question: str, lang: str
 ) -> None:
     await desk.dm(question)
-    await desk.slack.wait_for(lambda: desk.with_button("D_ALICE", "flow:support:feedback:up"))
+    await desk.until(lambda: desk.with_button("D_ALICE", "flow:support:feedback:up"))
     reply = texts_in(desk, "D_ALICE")[0]
     assert reply.startswith(text("desk_pinned_label", lang))
     assert "https://intranet.example.com/security/phishing" in reply
@@ -124,14 +120,14 @@ async def test_a_pinned_answer_is_served_without_the_model(
 async def test_a_near_miss_is_not_pinned(desk: Desk) -> None:
     desk.llm.enqueue(Answer(text=REPLY))
     await desk.dm("How do I report a phishing website?")
-    await desk.slack.wait_for(lambda: REPLY in texts_in(desk, "D_ALICE"))
+    await desk.until(lambda: REPLY in texts_in(desk, "D_ALICE"))
     assert len(desk.llm.requests) == 1
 
 
 async def test_the_sign_of_work_comes_before_the_first_token(desk: Desk) -> None:
     desk.llm.enqueue(Answer(text=REPLY, ttft=0.5))
     await desk.dm("How do I reset my password?")
-    await desk.slack.wait_for(lambda: REPLY in texts_in(desk, "D_ALICE"), timeout=10)
+    await desk.until(lambda: REPLY in texts_in(desk, "D_ALICE"))
     calls = [c for c in desk.slack.calls if c.params.get("channel") == "D_ALICE"]
     first = calls[0]
     assert first.method == "chat.postMessage"
@@ -144,7 +140,7 @@ async def test_the_sign_of_work_comes_before_the_first_token(desk: Desk) -> None
     _, mention = desk.slack.mention("is the VPN down?")
     assert await desk.slack.send_event(desk.url, mention) == 200
     thread_ts = mention["event"]["ts"]
-    await desk.slack.wait_for(lambda: REPLY in texts_in(desk, "C_GENERAL", thread_ts), timeout=10)
+    await desk.until(lambda: REPLY in texts_in(desk, "C_GENERAL", thread_ts))
     in_thread = [c.method for c in desk.slack.calls if c.params.get("thread_ts") == thread_ts]
     assert in_thread.index("assistant.threads.setStatus") < in_thread.index("chat.startStream")
     assert desk.slack.assistant_thread("C_GENERAL", thread_ts).statuses[0] == "is thinking..."
@@ -178,22 +174,23 @@ def test_other_mentions_and_words_stay() -> None:
 async def test_plain_text_mentions_do_not_reach_the_model(desk: Desk) -> None:
     desk.llm.enqueue(Answer(text=REPLY))
     await desk.dm("@Helpdesk how do I reset my password?")
-    await desk.slack.wait_for(lambda: REPLY in texts_in(desk, "D_ALICE"))
+    await desk.until(lambda: REPLY in texts_in(desk, "D_ALICE"))
     assert desk.llm.requests[-1]["messages"][-1]["content"] == "how do I reset my password?"
 
     desk.llm.enqueue(Answer(text=REPLY))
     _, mention = desk.slack.mention("x")
     mention["event"]["text"] = f"is the VPN down <@{desk.slack.bot_user_id}|helpdesk>?"
     assert await desk.slack.send_event(desk.url, mention) == 200
-    await desk.slack.wait_for(lambda: len(desk.llm.requests) == 2)
+    thread_ts = mention["event"]["ts"]
+    await desk.until(lambda: REPLY in texts_in(desk, "C_GENERAL", thread_ts))
     assert desk.llm.requests[-1]["messages"][-1]["content"] == "is the VPN down ?"
 
 
 async def test_notices_answer_in_the_language_written(desk: Desk) -> None:
     await desk.dm("请" * 8001)  # too long: refused, in Chinese though Slack gives no locale
     expected = text("input_too_long", "zh", limit=8000)
-    await desk.slack.wait_for(lambda: expected in texts_in(desk, "D_ALICE"))
+    await desk.until(lambda: expected in texts_in(desk, "D_ALICE"))
     await desk.dm("/nonsense 这是什么")
-    await desk.slack.wait_for(
+    await desk.until(
         lambda: text("unknown_command", "zh", command="nonsense") in texts_in(desk, "D_ALICE")
     )

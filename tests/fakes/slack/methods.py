@@ -135,6 +135,17 @@ async def chat_update(slack: FakeSlack, params: JSONBody) -> JSONBody:
     return {"channel": message.channel, "ts": message.ts, "text": message.text}
 
 
+async def chat_delete(slack: FakeSlack, params: JSONBody) -> JSONBody:
+    _require(params, "channel", "ts")
+    message = slack.workspace.find(params["channel"], params["ts"])
+    if message is None:
+        raise ApiError("message_not_found")
+    if message.bot_id != slack.bot_id:
+        raise ApiError("cant_delete_message")
+    slack.workspace.messages.remove(message)
+    return {"channel": message.channel, "ts": message.ts}
+
+
 async def chat_get_permalink(slack: FakeSlack, params: JSONBody) -> JSONBody:
     _require(params, "channel", "message_ts")
     message = slack.workspace.find(params["channel"], params["message_ts"])
@@ -321,6 +332,7 @@ METHODS: dict[str, Method] = {
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.update": chat_update,
     "chat.getPermalink": chat_get_permalink,
+    "chat.delete": chat_delete,
     "chat.startStream": chat_start_stream,
     "chat.appendStream": chat_append_stream,
     "chat.stopStream": chat_stop_stream,
