@@ -155,6 +155,8 @@ class SlackAdapter:
             log.info("slack: HTTP events on %s as %s", self._events_path, self.bot_user_id)
 
     async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None

@@ -14,7 +14,9 @@ passages found, with a Resolved button. From then on:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from functools import partial
 from typing import Any, Protocol
 
@@ -61,11 +63,17 @@ class HandoffRelay:
         self._engine, self._store, self._records, self._client = engine, store, records, client
         self._last_ts: dict[ConversationKey, str] = {}  # a DM's latest message, for its link
         self._names: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._locks: dict[int, asyncio.Lock] = {}
 
     def register(self, app: AsyncApp) -> None:
         app.action(ACTION_RESOLVE)(self._on_resolve)
+
+    async def close(self) -> None:
+        """Let notices still being delivered finish (the store closes after us)."""
+        running = [t for t in self._tasks if t is not asyncio.current_task()]
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
 
     def seen(self, key: ConversationKey, ts: str) -> None:
         """Where a top-level DM conversation last was, for the escalation post's link."""
@@ -139,6 +147,10 @@ class HandoffRelay:
         """A message in the escalation channel: a reply in a hand-off's thread is relayed."""
         if not is_from_a_person(event, bot_user_id) or not event.get("text"):
             return
+        with self._tracked():
+            await self._relay_desk_reply(event)
+
+    async def _relay_desk_reply(self, event: JSONDict) -> None:
         handoff = await self._records.handoff_of_thread(self.channel, str(event["thread_ts"]))
         if handoff is None:
             return  # a thread about something else, or resolved already
@@ -152,6 +164,10 @@ class HandoffRelay:
 
     async def _on_resolve(self, ack: Any, body: JSONDict) -> None:
         await ack()
+        with self._tracked():
+            await self._resolve(body)
+
+    async def _resolve(self, body: JSONDict) -> None:
         action = (body.get("actions") or [{}])[0]
         user = str((body.get("user") or {}).get("id", ""))
         value = str(action.get("value", ""))
@@ -190,15 +206,33 @@ class HandoffRelay:
 
     # ---- helpers -------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        """bolt runs listeners as tasks of their own: `close` waits for them too."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
     def _lock(self, key: int) -> asyncio.Lock:
         # Relays and Resolved for one conversation in order: a relay must not write the
         # HANDED_OFF status back over a resolution.
         return self._locks.setdefault(key, asyncio.Lock())
 
     def _later(self, conversation_id: int, outputs: list[Output]) -> None:
-        task = asyncio.create_task(self._engine.notify(conversation_id, outputs))
+        task = asyncio.create_task(self._notify_logged(conversation_id, outputs))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _notify_logged(self, conversation_id: int, outputs: list[Output]) -> None:
+        try:
+            await self._engine.notify(conversation_id, outputs)
+        except Exception:
+            log.exception("handoff: could not tell conversation %s", conversation_id)
 
     async def _who(self, user_id: int | None, key: ConversationKey) -> tuple[str, str]:
         """(how the desk sees the asker, the id stored as who asked)."""

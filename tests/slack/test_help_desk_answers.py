@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from adapters.slack.events import strip_mention
+from bot import metrics
 from bot.domain import Button, Buttons, FlowStart, Message, TextDone, UserRef
 from bot.flows.base import FlowEvent, FlowState, TurnContext, UserInput
 from bot.flows.support import SupportFlow
@@ -69,6 +70,9 @@ async def test_an_answer_comes_with_feedback_and_a_person(desk: Desk) -> None:
     assert answer is not None and answer.outcome == "answered" and answer.cited
     values = {e["value"] for b in buttons.blocks if b["type"] == "actions" for e in b["elements"]}
     assert values == {str(answer.id)}  # each button knows the answer it is about
+    exposed = metrics.exposition().decode()
+    assert 'chatbot_help_answers_total{outcome="answered"}' in exposed
+    assert "chatbot_help_answers_cited_ratio" in exposed
 
 
 async def test_thumbs_down_is_stored_and_offers_a_person(desk: Desk) -> None:
