@@ -12,8 +12,8 @@
 
 Each answer is recorded (question, outcome, citations, sources) in the help desk's store,
 so feedback is stored with the answer it rates, and `chatbot kb report` and /metrics can
-count them. The answering flow may keep the passages it used in its state as
-`last_sources: [{"title", "source", "text"}]`; they go with the answer record and into the
+count them. The sources an answer lists (the knowledge base's `Sources` output, or a
+`last_sources` list in the answering flow's state) go with the record and into the
 hand-off post.
 """
 
@@ -62,6 +62,18 @@ def answer_buttons(answer_id: int, lang: str, *, people: bool) -> Buttons:
 
 def offer_person(lang: str, key: str = "desk_thanks_down") -> Buttons:
     return Buttons(text(key, lang), (Button(text("desk_button_human", lang), ACTION_HUMAN),))
+
+
+def _listed_sources(event: object) -> list[dict[str, Any]]:
+    """A `Sources` output's items (number, title, location) as the answer record keeps them."""
+    return [
+        {
+            "title": str(getattr(item, "title", "")),
+            "source": str(getattr(item, "location", "")),
+            "text": str(getattr(item, "text", "")),
+        }
+        for item in getattr(event, "items", ())
+    ]
 
 
 def _sources_of(state: FlowState) -> list[dict[str, Any]]:
@@ -125,18 +137,25 @@ class SupportDesk:
     async def _answer(
         self, ctx: TurnContext, state: FlowState, user_input: UserInput
     ) -> AsyncIterator[FlowEvent]:
-        answer, offered_person = "", False
+        answer, offered_person, sources = "", False, _sources_of(state)
         async for event in self.answering.on_input(ctx, state, user_input):
             if isinstance(event, TextDone):
                 answer = event.text
             elif isinstance(event, Buttons):
                 offered_person |= any(b.action_id == ACTION_HUMAN for b in event.buttons)
+                answer = answer or event.text  # a decline may be the offer alone
+            elif type(event).__name__ == "Sources":  # the knowledge base's list (bot.domain)
+                sources = _listed_sources(event) or sources
             yield event
         if not answer:
             return  # nothing was answered (a notice): nothing to rate
         outcome = "declined" if offered_person else "answered"
         cited = outcome == "answered" and bool(_CITATION.search(answer))
-        answer_id = await self._record(ctx, user_input.text, answer, outcome, cited, state)
+        record = NewHelpAnswer(
+            ctx.conversation_id, user_input.text, answer, outcome, cited, sources
+        )
+        answer_id = await self.records.record_answer(record)
+        metrics.observe_help_answer(outcome, cited=cited)
         if not offered_person:
             yield answer_buttons(answer_id, state.lang, people=self.people)
 
@@ -157,22 +176,6 @@ class SupportDesk:
         )
         metrics.observe_help_answer("pinned", cited=True)
         yield answer_buttons(answer_id, lang, people=self.people)
-
-    async def _record(
-        self,
-        ctx: TurnContext,
-        question: str,
-        answer: str,
-        outcome: str,
-        cited: bool,
-        state: FlowState,
-    ) -> int:
-        record = NewHelpAnswer(
-            ctx.conversation_id, question, answer, outcome, cited, _sources_of(state)
-        )
-        answer_id = await self.records.record_answer(record)
-        metrics.observe_help_answer(outcome, cited=cited)
-        return answer_id
 
     # ---- feedback and people ------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.slack.events import strip_mention
 from bot import metrics
-from bot.domain import Button, Buttons, FlowStart, Message, TextDone, UserRef
+from bot.domain import Button, Buttons, FlowStart, Message, UserRef
 from bot.flows.base import FlowEvent, FlowState, TurnContext, UserInput
 from bot.flows.support import SupportFlow
 from bot.prompts import PromptLibrary
@@ -42,8 +42,7 @@ class DecliningFlow:
     async def on_input(
         self, ctx: TurnContext, state: Any, user_input: UserInput
     ) -> AsyncIterator[FlowEvent]:
-        yield TextDone(DECLINE)
-        yield Buttons("Ask a person?", (Button("Talk to a person", "support:human"),))
+        yield Buttons(DECLINE, (Button("Talk to a person", "support:human"),))  # as the kb does
 
     def help_text(self, ctx: TurnContext, state: Any) -> str:
         return "help"
