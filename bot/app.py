@@ -11,7 +11,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.domain import Platform
 from bot.engine import Engine, EngineOptions
+from bot.errors import BotError, ConfigError
 from bot.export import export_user_data
 from bot.flows.base import FlowRegistry
 from bot.flows.interview import InterviewFlow
@@ -25,6 +27,7 @@ from bot.prompts import PromptLibrary
 from bot.store.api import HelpDeskStore
 from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
+from bot.store.startup import redacted_url
 from bot.support_desk import SupportDesk
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     people = settings.slack_escalation_channel is not None and settings.slack_bot_token is not None
     try:
         pinned = PinnedAnswers.load(settings.prompts_dir)
-        await store.upgrade()
+        await _open_database(store, settings.database_url)
         engine = Engine(
             store,
             llm,
@@ -105,6 +108,41 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     finally:
         await llm.close()
         await store.close()
+
+
+async def _open_database(store: SqlStore, url: str) -> None:
+    """Migrate, or fail in one sentence naming the variable (no password, no traceback)."""
+    try:
+        await store.upgrade()
+    except Exception as error:
+        log.debug("database start-up failed", exc_info=True)
+        raise ConfigError(
+            f"BOT_DATABASE_URL: could not open the database at {redacted_url(url)} "
+            f"({type(error).__name__})"
+        ) from None
+
+
+# The variable to name when an adapter cannot start: its credentials and where it connects.
+ADAPTER_VARIABLES = {
+    Platform.TELEGRAM: "BOT_TELEGRAM_TOKEN or BOT_TELEGRAM_BASE_URL",
+    Platform.SLACK: "BOT_SLACK_BOT_TOKEN, BOT_SLACK_APP_TOKEN or BOT_SLACK_API_URL",
+}
+
+
+async def _start_adapter(adapter: Adapter) -> None:
+    """Start one adapter; a failure that is not already one sentence becomes one (the
+    exception's own text may quote a token, so only its type is shown)."""
+    try:
+        await adapter.start()
+    except BotError:
+        raise
+    except Exception as error:
+        log.debug("%s adapter start-up failed", adapter.platform.value, exc_info=True)
+        variables = ADAPTER_VARIABLES.get(adapter.platform, "its settings")
+        raise ConfigError(
+            f"{variables}: the {adapter.platform.value} adapter could not start "
+            f"({type(error).__name__})"
+        ) from None
 
 
 def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
@@ -132,20 +170,25 @@ async def serve(settings: Settings) -> None:
     signal asks us to stop."""
     async with core(settings) as built, AsyncExitStack() as stack:
         built.adapters = platform_adapters(settings, built)
+        # The database's own tables first (the scheduler creates its table on start), and
+        # only then anything that lets the outside probe or write: on a fresh SQLite file
+        # a /healthz probe must not race APScheduler's CREATE TABLE.
+        scheduler = scheduler_from_settings(settings, built.engine, built.store)
+        await scheduler.start()
+        stack.push_async_callback(scheduler.stop)
         http = HttpServer(settings.http_host, settings.http_port, built.store, built.llm)
         for adapter in built.adapters:
             http.add_routes(adapter.http_routes())
         await http.start()
         stack.push_async_callback(http.stop)
-        await built.engine.start()
-        stack.push_async_callback(built.engine.stop)
-        scheduler = scheduler_from_settings(settings, built.engine, built.store)
-        await scheduler.start()
-        stack.push_async_callback(scheduler.stop)
         for adapter in built.adapters:
-            await adapter.start()
+            # A failure unwinds everything started so far: the process never half-starts.
+            await _start_adapter(adapter)
             stack.push_async_callback(adapter.stop)
             log.info("%s adapter started", adapter.platform.value)
+        # Then what was left pending (messages, undelivered replies), through started adapters.
+        await built.engine.start()
+        stack.push_async_callback(built.engine.stop)
         await _until_signalled()
         log.info("stopping")
 

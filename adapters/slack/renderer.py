@@ -8,12 +8,10 @@ chat.update fallback; threads (channel mentions, assistant threads) get native s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.budget import EditBudget
-from adapters.slack.client import call_slack, error_of
+from adapters.slack.client import call_slack, call_with_markdown, error_of
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from adapters.slack.streaming import (
@@ -30,6 +28,7 @@ from adapters.slack.streaming import (
     StreamTiming,
     Target,
 )
+from adapters.stream_driver import drive
 from bot.domain import (
     Buttons,
     ConversationKey,
@@ -61,11 +60,6 @@ PERMANENTLY_UNAVAILABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _End:
-    error: BaseException | None = None
-
-
 Writer = NativeStream | EditedReply
 
 
@@ -87,6 +81,10 @@ class SlackRenderer:
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
+        # Previewed replies waiting for their delivery, per conversation, oldest first.
+        self._kept: defaultdict[ConversationKey, deque[Writer]] = defaultdict(
+            lambda: deque(maxlen=8)
+        )
 
     def remember_recipient(self, key: ConversationKey, user_id: str, team_id: str) -> None:
         self._recipients[key] = (user_id, team_id)
@@ -108,59 +106,32 @@ class SlackRenderer:
         )
 
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        await drive(outputs, _SlackTurn(self, self.target_of(key)))
+
+    # ---- with the outbox (bot.ports.Deliverer) -------------------------------------------
+
+    async def preview(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        """Status line and the stream while the turn runs; a finished reply's writer is
+        kept open for `deliver`, which stops the stream (or posts afresh after a restart)."""
+        await drive(outputs, _SlackTurn(self, self.target_of(key), keep=self._kept[key]))
+
+    async def deliver(self, key: ConversationKey, output: Output) -> None:
         target = self.target_of(key)
-        queue: asyncio.Queue[Output | _End] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(outputs, queue))
-        writer: Writer | None = None
-        self._placeholders.pop(target, None)
-        try:
-            while True:
-                due = writer.due_in() if writer is not None else None
-                if not queue.empty():
-                    item = queue.get_nowait()
-                elif writer is not None and due is not None and due <= 0:
-                    await writer.flush()
-                    continue
-                else:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), due)
-                    except TimeoutError:
-                        continue  # a flush is due: the loop does it
-                if isinstance(item, _End):
-                    if writer is not None:  # the stream ended without TextDone
-                        await writer.finish(writer.text)
-                    if item.error is not None:
-                        raise item.error
-                    return
-                writer = await self._render(target, item, writer)
-        finally:
-            self._placeholders.pop(target, None)
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-
-    async def _render(self, target: Target, item: Output, writer: Writer | None) -> Writer | None:
-        match item:
-            case Thinking(status=status):
-                await self._show_thinking(target, status or text("slack_thinking"), writer)
-            case TextDelta(text=delta):
-                writer = writer or self._new_writer(target)
-                writer.add(delta)
-            case TextDone(text=final):
-                writer = writer or self._new_writer(target)
-                await writer.finish(final)
-                self._note_streaming(writer)
-                return None
+        kept = self._kept.get(key)
+        match output:
+            case TextDone(text=final) if kept:
+                await kept[0].finish(final)
+                self.note_streaming(kept.popleft())  # popped once Slack took it
+            case TextDone(text=final) if final.strip():
+                await self.post_text(target, final)
             case Message(text=body):
-                if not await self._replace_placeholder(target, body):
-                    await self.post_text(target, body)
+                await self.post_text(target, body)
             case Buttons():
-                await self.post_buttons(target, item)
-            case Report() | Handoff():
-                log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)
-        return writer
+                await self.post_buttons(target, output)
+        if kept is not None and not kept:
+            del self._kept[key]
 
-    def _new_writer(self, target: Target) -> Writer:
+    def new_writer(self, target: Target) -> Writer:
         placeholder = self._placeholders.pop(target, None)
         if placeholder is not None:  # the "thinking" message becomes the reply
             adopted = [(placeholder, text("slack_placeholder"))]
@@ -178,13 +149,13 @@ class SlackRenderer:
             self.client, target, self.timing, interim=self.interim, budget=self.budget
         )
 
-    async def _show_thinking(self, target: Target, status: str, writer: Writer | None) -> None:
+    async def show_thinking(self, target: Target, status: str, writer: Writer | None) -> None:
         """A sign of work before the first token: the thread's status line where there is
         a thread (assistant threads, and channel threads for apps with chat:write), else a
         placeholder message that the reply then replaces (a top-level DM)."""
         if writer is not None or target in self._placeholders:
             return
-        if target.thread_ts and await self._set_status(target, status):
+        if target.thread_ts and await self.set_status(target, status):
             return
         try:
             response = await call_slack(
@@ -211,18 +182,16 @@ class SlackRenderer:
             with contextlib.suppress(SlackApiError):
                 await self.client.chat_delete(channel=target.channel, ts=placeholder)
             return False
-        await call_slack(
-            partial(
-                self.client.chat_update, channel=target.channel, ts=placeholder, markdown_text=body
-            )
+        await call_with_markdown(
+            self.client.chat_update, body, channel=target.channel, ts=placeholder
         )
         return True
 
-    def _note_streaming(self, writer: Writer) -> None:
+    def note_streaming(self, writer: Writer) -> None:
         if isinstance(writer, NativeStream) and writer.unavailable in PERMANENTLY_UNAVAILABLE:
             self.native_streaming = False
 
-    async def _set_status(self, target: Target, status: str) -> bool:
+    async def set_status(self, target: Target, status: str) -> bool:
         if not target.assistant and not self.channel_status:
             return False
         try:
@@ -237,17 +206,21 @@ class SlackRenderer:
         return True
 
     async def post_text(self, target: Target, body: str) -> None:
+        if await self._replace_placeholder(target, body):  # the "thinking" message says it
+            return
         for part in split_text(body, FALLBACK_PART_CHARS):
-            await call_slack(
-                partial(
-                    self.client.chat_postMessage,
-                    channel=target.channel,
-                    thread_ts=target.thread_ts or None,
-                    markdown_text=part,
-                )
+            await call_with_markdown(
+                self.client.chat_postMessage,
+                part,
+                channel=target.channel,
+                thread_ts=target.thread_ts or None,
             )
 
     async def post_buttons(self, target: Target, buttons: Buttons) -> None:
+        placeholder = self._placeholders.pop(target, None)
+        if placeholder is not None:  # buttons are a message of their own: no "thinking" left
+            with contextlib.suppress(SlackApiError):
+                await self.client.chat_delete(channel=target.channel, ts=placeholder)
         body = buttons.text
         if len(body) > SECTION_MAX_CHARS:  # too long for a section block: text first
             await self.post_text(target, body)
@@ -284,13 +257,50 @@ def _button_blocks(body: str, buttons: Buttons) -> list[dict[str, Any]]:
     return blocks
 
 
-async def _pump(outputs: AsyncIterator[Output], queue: asyncio.Queue[Output | _End]) -> None:
-    """Read the engine's stream into a queue, so waiting for the next output can time out
-    (to flush buffered text) without cancelling the engine's generator."""
-    try:
-        async for item in outputs:
-            queue.put_nowait(item)
-    except Exception as error:  # noqa: BLE001 - handed to the renderer, which re-raises it
-        queue.put_nowait(_End(error))
-        return
-    queue.put_nowait(_End())
+class _SlackTurn:
+    """The Slack `TurnView` for `adapters.stream_driver.drive`: one writer at a time."""
+
+    def __init__(
+        self, renderer: SlackRenderer, target: Target, keep: deque[Writer] | None = None
+    ) -> None:
+        self.renderer = renderer
+        self.target = target
+        self.writer: Writer | None = None
+        self.keep = keep  # preview mode: finished replies are kept for `deliver`
+
+    def live(self) -> Writer | None:
+        return self.writer
+
+    async def finish(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None and self.keep is not None:
+            await writer.finish(writer.text)  # nothing stored: close what was shown as it is
+        elif writer is not None:  # the stream ended without TextDone
+            await writer.finish(writer.text)
+
+    async def close(self) -> None:
+        return None
+
+    async def show(self, item: Output) -> None:
+        renderer, target = self.renderer, self.target
+        if self.keep is not None and isinstance(item, TextDone | Message | Buttons):
+            writer, self.writer = self.writer, None
+            if isinstance(item, TextDone) and writer is not None:
+                self.keep.append(writer)
+            return
+        match item:
+            case Thinking(status=status):
+                await renderer.show_thinking(target, status or text("slack_thinking"), self.writer)
+            case TextDelta(text=delta):
+                self.writer = self.writer or renderer.new_writer(target)
+                self.writer.add(delta)
+            case TextDone(text=final):
+                writer, self.writer = self.writer or renderer.new_writer(target), None
+                await writer.finish(final)
+                renderer.note_streaming(writer)
+            case Message(text=body):
+                await renderer.post_text(target, body)
+            case Buttons():
+                await renderer.post_buttons(target, item)
+            case Report() | Handoff():
+                log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.budget import EditBudget
-from adapters.slack.client import call_slack, error_of, retry_after_of
+from adapters.slack.client import call_slack, call_with_markdown, error_of, retry_after_of
 from adapters.slack.splitting import FALLBACK_PART_CHARS, STREAM_PART_CHARS, cut_point, split_text
 
 log = logging.getLogger(__name__)
@@ -131,26 +131,22 @@ class EditedReply:
                 if no_edit_left and await self._repost(index, ts, part):
                     continue
                 await self._take_turn()
-                await call_slack(
-                    partial(
-                        (self.client if patient else self.interim).chat_update,
-                        channel=self.target.channel,
-                        ts=ts,
-                        markdown_text=part,
-                    ),
+                await call_with_markdown(
+                    (self.client if patient else self.interim).chat_update,
+                    part,
                     attempts=attempts,
+                    channel=self.target.channel,
+                    ts=ts,
                 )
                 self._shown[index] = (ts, part)
             else:
                 await self._take_turn()
-                response = await call_slack(
-                    partial(
-                        self.client.chat_postMessage,
-                        channel=self.target.channel,
-                        thread_ts=self.target.thread_ts or None,
-                        markdown_text=part,
-                    ),
+                response = await call_with_markdown(
+                    self.client.chat_postMessage,
+                    part,
                     attempts=attempts,
+                    channel=self.target.channel,
+                    thread_ts=self.target.thread_ts or None,
                 )
                 self._shown.append((str(response["ts"]), part))
         if len(self._shown) > len(parts):
@@ -165,13 +161,11 @@ class EditedReply:
         except SlackApiError as failure:
             log.info("slack: could not delete a stale part (%s); editing it", error_of(failure))
             return False
-        response = await call_slack(
-            partial(
-                self.client.chat_postMessage,
-                channel=self.target.channel,
-                thread_ts=self.target.thread_ts or None,
-                markdown_text=part,
-            )
+        response = await call_with_markdown(
+            self.client.chat_postMessage,
+            part,
+            channel=self.target.channel,
+            thread_ts=self.target.thread_ts or None,
         )
         self._shown[index] = (str(response["ts"]), part)
         return True
@@ -334,14 +328,11 @@ class NativeStream:
                 raise
             # Closed by Slack meanwhile: make sure the message holds all of its text.
             start = next(offset for message_ts, offset in self._messages if message_ts == ts)
-            await call_slack(
-                partial(
-                    self.client.chat_update,
-                    channel=self.target.channel,
-                    ts=ts,
-                    markdown_text=self.text[start : self._sent],
-                ),
-                attempts=3,
+            await call_with_markdown(
+                self.client.chat_update,
+                self.text[start : self._sent],
+                channel=self.target.channel,
+                ts=ts,
             )
 
     async def _stop_quietly(self) -> None:

@@ -74,7 +74,7 @@ async def auth_test(slack: FakeSlack, params: JSONBody) -> JSONBody:
     return {
         "url": "https://fake.slack.test/",
         "team": "Fake Team",
-        "user": "chatbot",
+        "user": slack.workspace.users.get(slack.bot_user_id, {}).get("name", "chatbot"),
         "team_id": slack.team_id,
         "user_id": slack.bot_user_id,
         "bot_id": slack.bot_id,
