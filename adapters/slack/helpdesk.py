@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import call_slack, error_of
 from adapters.slack.events import is_from_a_person
+from adapters.slack.handoff_blocks import ACTION_RESOLVE, escalation_blocks, resolved_blocks
 from bot import metrics
 from bot.domain import ConversationKey, Message, Output, Platform
 from bot.errors import DeliveryBlocked
@@ -35,9 +36,6 @@ from bot.texts import text
 
 log = logging.getLogger(__name__)
 
-ACTION_RESOLVE = "helpdesk:resolve"
-PASSAGES_SHOWN = 3
-PASSAGE_CHARS = 300
 JSONDict = dict[str, Any]
 
 
@@ -190,10 +188,7 @@ class HandoffRelay:
         log.info("handoff %s resolved by %s", handoff.id, user)
 
     async def _mark_resolved(self, handoff: HandoffRecord, user: str, body: JSONDict) -> None:
-        blocks = [
-            b for b in (body.get("message") or {}).get("blocks", []) if b.get("type") != "actions"
-        ]
-        blocks.append(_context(text("desk_resolved_by", user=user)))
+        blocks = resolved_blocks((body.get("message") or {}).get("blocks", []), user)
         try:
             await self._client.chat_update(
                 channel=handoff.desk_channel,
@@ -260,47 +255,10 @@ class HandoffRelay:
     async def _post_blocks(
         self, handoff: HandoffRecord, key: ConversationKey, who: str
     ) -> list[JSONDict]:
-        lines = [
-            f"*{text('desk_escalation_title', who=who)}*",
-            text("desk_escalation_question", question=handoff.question or "-"),
-        ]
-        link = await self._permalink(key)
-        lines.append(
-            text("desk_escalation_thread", link=link)
-            if link
-            else text("desk_escalation_where", where=f"{key.platform.value} {key.chat_id}")
-        )
-        blocks: list[JSONDict] = [{"type": "section", "text": _mrkdwn(lines)}]
         last = await self._records.last_answer(handoff.conversation_id)
-        passages = last.sources[:PASSAGES_SHOWN] if last is not None else []
-        if passages:
-            shown = [text("desk_escalation_passages")]
-            for n, passage in enumerate(passages, 1):
-                title = str(passage.get("title") or passage.get("source") or "?")
-                snippet = str(passage.get("text", ""))[:PASSAGE_CHARS]
-                shown.append(f"[{n}] {title} ({passage.get('source', '')}): {snippet}")
-            blocks.append({"type": "section", "text": _mrkdwn(shown)})
-        else:
-            blocks.append(
-                {"type": "context", "elements": [_mrkdwn(text("desk_escalation_no_passages"))]}
-            )
-        blocks.append({"type": "context", "elements": [_mrkdwn(text("desk_escalation_howto"))]})
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "handoff",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": text("desk_button_resolved")},
-                        "action_id": ACTION_RESOLVE,
-                        "value": str(handoff.id),
-                        "style": "primary",
-                    }
-                ],
-            }
-        )
-        return blocks
+        where = f"{key.platform.value} {key.chat_id}"
+        link = await self._permalink(key)
+        return escalation_blocks(handoff, who, link, where, last.sources if last else [])
 
     async def _permalink(self, key: ConversationKey) -> str:
         if key.platform is not Platform.SLACK:
@@ -314,15 +272,6 @@ class HandoffRelay:
             log.info("handoff: no permalink: %s", error_of(failure))
             return ""
         return str(found.get("permalink") or "")
-
-
-def _mrkdwn(lines: str | list[str]) -> JSONDict:
-    body = lines if isinstance(lines, str) else "\n".join(lines)
-    return {"type": "mrkdwn", "text": body[:2900]}  # a section's text is 3,000 at most
-
-
-def _context(body: str) -> JSONDict:
-    return {"type": "context", "elements": [_mrkdwn(body)]}
 
 
 def _why(failure: BaseException) -> str:
