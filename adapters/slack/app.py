@@ -198,6 +198,8 @@ class SlackAdapter:
             await self._submit(incoming, team_id=body.get("team_id"))
 
     async def _on_mention(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
+        if self.relay is not None and event.get("channel") == self.relay.channel:
+            return  # the help desk's own channel: its threads are relayed, not answered
         incoming = events.channel_mention(
             event, body.get("event_id"), self._bot_user(context), self.bot_names
         )
