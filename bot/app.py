@@ -22,17 +22,33 @@ from bot.http import HttpServer
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
 from bot.llm.queue import FairQueue, QueuedLLM
+from bot.pinned_answers import PinnedAnswers
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
+from bot.store.api import HelpDeskStore
+from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
 from bot.store.startup import redacted_url, upgrade_when_free
+from bot.support_desk import SupportDesk
 
 log = logging.getLogger(__name__)
 
 
-def default_flows() -> FlowRegistry:
+def default_flows(
+    help_desk: HelpDeskStore | None = None,
+    pinned: PinnedAnswers | None = None,
+    *,
+    people: bool = False,
+) -> FlowRegistry:
+    """The flows; with the help desk's store, support answers carry feedback, pinned
+    answers and a hand-off to people (`people`: an escalation channel is set)."""
     registry = FlowRegistry()
-    registry.register(SupportFlow())
+    if help_desk is None:
+        registry.register(SupportFlow())
+    else:
+        registry.register(
+            SupportDesk(SupportFlow(), help_desk, pinned or PinnedAnswers([]), people=people)
+        )
     registry.register(InterviewFlow())
     return registry
 
@@ -58,6 +74,7 @@ class Core:
     llm: OpenAICompatibleLLM
     prompts: PromptLibrary
     engine: Engine
+    help_desk: SqlHelpDesk
     adapters: list[Adapter] = field(default_factory=list)
 
 
@@ -68,13 +85,16 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     store = SqlStore(settings.database_url, pool_size=settings.database_pool_size)
     llm = build_llm(settings)
     queue = FairQueue(settings.llm_max_concurrency, notice_after_s=settings.llm_queue_notice_s)
+    help_desk = SqlHelpDesk(store)
+    people = settings.slack_escalation_channel is not None and settings.slack_bot_token is not None
     try:
+        pinned = PinnedAnswers.load(settings.prompts_dir)
         await _open_database(store, settings.database_url)
         engine = Engine(
             store,
             QueuedLLM(llm, queue),
             prompts,
-            default_flows(),
+            default_flows(help_desk, pinned, people=people),
             EngineOptions(
                 company_name=settings.company_name,
                 max_input_chars=settings.max_input_chars,
@@ -90,7 +110,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             exporter=lambda user_id: export_user_data(store, user_id),
         )
         queue.on_wait(engine.queue_notice)
-        yield Core(settings, store, llm, prompts, engine)
+        yield Core(settings, store, llm, prompts, engine, help_desk)
     finally:
         await llm.close()
         await store.close()
@@ -143,7 +163,11 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
         from bot.hiring import HiringDesk
 
         hiring = HiringDesk(built.store, built.prompts)
-        adapters.append(SlackAdapter(settings, built.engine, built.store, hiring=hiring))
+        adapters.append(
+            SlackAdapter(
+                settings, built.engine, built.store, hiring=hiring, help_desk=built.help_desk
+            )
+        )
     return adapters
 
 

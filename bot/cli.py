@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import typer
 
 from bot.cli_admin import admin_app
+from bot.cli_kb_report import register_report
 from bot.cli_model import model_app
 from bot.config import Settings, load_settings
 from bot.errors import BotError
@@ -22,6 +23,9 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(admin_app)
+kb_app = typer.Typer(help="The help desk's knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+register_report(kb_app)  # `chatbot kb report`; index and search come with bot.knowledge
 
 log = logging.getLogger("bot")
 

@@ -84,8 +84,22 @@ async def run_command(
         data = await exporter(ctx.user_id)
         dump = json.dumps(data, ensure_ascii=False, indent=1, default=str)
         yield Message(f"{text('export_ready', lang)}\n```\n{dump}\n```")
+    elif (own := _flow_command(flow, ctx, state, name, argument)) is not None:
+        async for event in own:
+            yield event
     else:
         yield Message(text("unknown_command", lang, command=name[:30]))
+
+
+def _flow_command(
+    flow: Flow, ctx: TurnContext, state: FlowState, name: str, argument: str
+) -> AsyncIterator[FlowEvent] | None:
+    """A command of the flow's own (the help desk's /human), when it has one by that name."""
+    on_command = getattr(flow, "on_command", None)
+    if on_command is None:
+        return None
+    events: AsyncIterator[FlowEvent] | None = on_command(ctx, state, name, argument)
+    return events
 
 
 async def retry_evaluation(flow: Flow, ctx: TurnContext, state: Any) -> AsyncIterator[FlowEvent]:

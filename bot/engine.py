@@ -46,6 +46,7 @@ from bot.ports import (
     Deliverer,
     DomainEvent,
     EvaluationStored,
+    HandedOffMessage,
     HandoffRequested,
     Listener,
     Receipt,
@@ -306,6 +307,9 @@ class Engine:
     async def _turn(self, conversation_id: int, message: MessageRecord) -> bool:
         """One pending message; False when it must wait for the backend."""
         conversation = await self.store.get_conversation(conversation_id)
+        if conversation.status is ConversationStatus.HANDED_OFF:
+            await self._pass_to_people(conversation, message)  # quiet: people answer now
+            return True
         if conversation.status is not ConversationStatus.ACTIVE:
             await self.store.mark_message(message.id, MessageStatus.REJECTED)
             self._resolve(message.id)
@@ -443,6 +447,20 @@ class Engine:
                     await listener(event)
                 except Exception:
                     log.exception("listener failed on %s", type(event).__name__)
+
+    async def _pass_to_people(
+        self, conversation: ConversationRecord, message: MessageRecord
+    ) -> None:
+        await self.store.mark_message(message.id, MessageStatus.ANSWERED)
+        self._resolve(message.id)
+        event = HandedOffMessage(
+            conversation.id, conversation.key, message.id, message.kind, message.text
+        )
+        for listener in self._listeners:
+            try:
+                await listener(event)
+            except Exception:
+                log.exception("listener failed on %s", type(event).__name__)
 
     async def _deliver_now(self, key: ConversationKey, outputs: list[Output]) -> None:
         """Outputs that belong to no stored turn (a refused start)."""

@@ -31,6 +31,44 @@ LLM_UP = Gauge(
     "chatbot_llm_up", "1 when the model server answered the last probe", registry=REGISTRY
 )
 
+# ---- the help desk (bot.support_desk, adapters/slack/helpdesk.py) ----------------------
+HELP_ANSWERS = Counter(
+    "chatbot_help_answers",
+    "Help-desk answers by outcome: answered (by the model), declined, pinned",
+    ["outcome"],
+    registry=REGISTRY,
+)
+HELP_CITED = Counter(
+    "chatbot_help_answers_cited", "Help-desk answers with at least one citation", registry=REGISTRY
+)
+HELP_CITED_SHARE = Gauge(
+    "chatbot_help_answers_cited_ratio",
+    "Share of help-desk answers (answered and pinned) with citations, since start",
+    registry=REGISTRY,
+)
+HELP_ESCALATIONS = Counter(
+    "chatbot_help_escalations", "Conversations handed to people", registry=REGISTRY
+)
+HELP_FEEDBACK = Counter(
+    "chatbot_help_feedback", "Thumbs up / down on help-desk answers", ["rating"], registry=REGISTRY
+)
+_help_totals = {"answers": 0, "cited": 0}
+
+
+def observe_help_answer(outcome: str, *, cited: bool) -> None:
+    HELP_ANSWERS.labels(outcome).inc()
+    if outcome == "declined":
+        return  # a decline is not an answer that could cite
+    _help_totals["answers"] += 1
+    if cited:
+        HELP_CITED.inc()
+        _help_totals["cited"] += 1
+    HELP_CITED_SHARE.set(_help_totals["cited"] / _help_totals["answers"])
+
+
+def observe_help_feedback(rating: str) -> None:
+    HELP_FEEDBACK.labels(rating).inc()
+
 
 def observe_reply(meta: ReplyMeta | None) -> None:
     if meta is None:

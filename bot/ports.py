@@ -90,7 +90,19 @@ class ConversationEnded:
     status: str  # a ConversationStatus value: cancelled, expired, blocked...
 
 
-DomainEvent = EvaluationStored | HandoffRequested | ConversationEnded
+@dataclass(frozen=True, slots=True)
+class HandedOffMessage:
+    """A message in a conversation people have (status HANDED_OFF): stored, not answered
+    by the bot, for the hand-off relay to pass on."""
+
+    conversation_id: int
+    key: ConversationKey
+    message_id: int
+    kind: str  # an InputKind value
+    text: str
+
+
+DomainEvent = EvaluationStored | HandoffRequested | ConversationEnded | HandedOffMessage
 Listener = Callable[[DomainEvent], Awaitable[None]]
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from bot.domain import FlowStart, Incoming, InputKind, utcnow
 from bot.errors import UserFacingError
 from bot.flows.base import FlowRegistry
+from bot.flows.reply import detect_lang
 from bot.prompts import PromptLibrary
 from bot.sessions import support_session_over
 from bot.store.api import ConversationRecord, Store
@@ -92,4 +93,7 @@ class ConversationStarter:
 
 
 def incoming_lang(incoming: Incoming) -> str:
-    return "zh" if (incoming.user.locale or "").startswith("zh") else "en"
+    """The platform's locale, else the language the text is written in (Slack has none)."""
+    if incoming.user.locale:
+        return "zh" if incoming.user.locale.startswith("zh") else "en"
+    return detect_lang(incoming.text) or "en"

@@ -66,6 +66,58 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "That button is no longer active. Please type your question.",
         "zh": "该按钮已失效，请直接输入您的问题。",
     },
+    # ---- help desk: hand-off to people, feedback, pinned answers (bot.support_desk) ----
+    "desk_button_human": {"en": "Talk to a person", "zh": "联系人工"},
+    "desk_button_up": {"en": "👍 Helpful", "zh": "👍 有帮助"},
+    "desk_button_down": {"en": "👎 Not helpful", "zh": "👎 没有帮助"},
+    "desk_answer_prompt": {"en": "Did this answer help?", "zh": "这个回答有帮助吗？"},
+    "desk_pinned_label": {"en": "📌 Help-desk answer", "zh": "📌 服务台答复"},
+    "desk_source": {"en": "Source: {source}", "zh": "来源：{source}"},
+    "desk_thanks_up": {"en": "Thanks for the feedback!", "zh": "感谢您的反馈！"},
+    "desk_thanks_down": {
+        "en": "Sorry that did not help. Would you like to talk to a person?",
+        "zh": "抱歉没能帮到您。需要联系人工吗？",
+    },
+    "desk_feedback_unknown": {
+        "en": "I could not find that answer any more; your feedback was not saved.",
+        "zh": "找不到该回答了，您的反馈未能保存。",
+    },
+    "desk_handoff_requested": {
+        "en": "I have passed your question to the help-desk team. Someone will answer here; "
+        "until then I will stay quiet in this conversation.",
+        "zh": "我已将您的问题转给服务台同事，他们会在这里回复您；"
+        "在此期间我不会在本对话中自动回答。",
+    },
+    "desk_handoff_unavailable": {
+        "en": "Sorry, I cannot reach the help-desk team from here. Please contact them directly.",
+        "zh": "抱歉，我无法从这里联系服务台同事，请直接与他们联系。",
+    },
+    "desk_handoff_failed": {
+        "en": "Sorry, I could not reach the help-desk team just now. I am answering again; "
+        'please try "Talk to a person" in a moment.',
+        "zh": "抱歉，暂时无法联系到服务台同事。我会继续为您解答；请稍后再点击“联系人工”。",
+    },
+    "desk_handoff_resolved": {
+        "en": "The help-desk team marked this as resolved. I am back: ask me anything.",
+        "zh": "服务台同事已将此问题标记为已解决。我回来了，有问题请随时问我。",
+    },
+    "desk_relayed": {"en": "{name} (help desk): {text}", "zh": "{name}（服务台）：{text}"},
+    # what the people of the help desk read in the escalation channel (their language: en)
+    "desk_escalation_title": {"en": "Help wanted: {who} asked", "zh": "需要人工：{who} 提问"},
+    "desk_escalation_question": {"en": "*Question:* {question}", "zh": "*问题：* {question}"},
+    "desk_escalation_thread": {"en": "<{link}|Open the conversation>", "zh": "<{link}|打开对话>"},
+    "desk_escalation_where": {"en": "Conversation: {where}", "zh": "对话：{where}"},
+    "desk_escalation_passages": {"en": "*Passages found:*", "zh": "*检索到的段落：*"},
+    "desk_escalation_no_passages": {"en": "No passages were found.", "zh": "没有检索到段落。"},
+    "desk_escalation_howto": {
+        "en": "Reply in this thread: your replies reach the employee, theirs come back here. "
+        "Press Resolved to give the conversation back to the bot.",
+        "zh": "在此线程中回复即可转达给员工，员工的回复也会转到这里。"
+        "点击“已解决”把对话交还给机器人。",
+    },
+    "desk_button_resolved": {"en": "Resolved", "zh": "已解决"},
+    "desk_resolved_by": {"en": "Resolved by <@{user}>.", "zh": "已由 <@{user}> 解决。"},
+    "desk_employee_says": {"en": "{who}: {text}", "zh": "{who}：{text}"},
     # ---- interview --------------------------------------------------------------------
     "interview_intro": {
         "en": "Hello! I am an AI assistant and I will conduct the first screening interview "
@@ -353,6 +405,8 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     # ---- Slack: help-desk status line and the assistant panel's suggested prompts --------
     "slack_thinking": {"en": "is thinking...", "zh": "正在思考..."},
+    # the message a top-level DM reply replaces: no words, so it reads in any language
+    "slack_placeholder": {"en": "⏳ …", "zh": "⏳ …"},
     "slack_prompts_title": {"en": "Try asking:", "zh": "您可以这样问："},
     "slack_prompt_1_title": {"en": "Reset my password", "zh": "重置密码"},
     "slack_prompt_1_message": {

@@ -43,6 +43,7 @@ from bot.flows.base import (
     TurnContext,
     UserInput,
 )
+from bot.flows.reply import detect_lang
 from bot.ports import Deliverer, Renderer
 from bot.store.api import (
     ConversationRecord,
@@ -128,9 +129,12 @@ class TurnRunner:
         if message.kind == InputKind.ACTION and message.action_id == ACTION_RETRY_EVALUATION:
             return retry_evaluation(flow, ctx, state)
         if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
+            if not state.lang_chosen and detect_lang(message.text) == "zh":
+                state.lang = "zh"  # command words are Latin: only Chinese text tells
             return run_command(ctx, flow, state, message, self.store, self.exporter)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
-            return rejection(message.kind, state.lang, self.max_input_chars)
+            lang = state.lang if state.lang_chosen else detect_lang(message.text) or state.lang
+            return rejection(message.kind, lang, self.max_input_chars)
         user_input = UserInput(
             "action" if message.kind == InputKind.ACTION else "text",
             message.text,

@@ -25,6 +25,7 @@ from bot.domain import (
 )
 from bot.engine import Engine, EngineOptions
 from bot.export import export_user_data
+from bot.flows.base import FlowRegistry
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Receipt
 from bot.prompts import PromptLibrary
@@ -126,8 +127,10 @@ async def harness(
     options: EngineOptions | None = None,
     timeout_s: float = 10,
     llm: OpenAICompatibleLLM | None = None,
+    flows: Callable[[SqlStore], FlowRegistry] | None = None,
 ) -> AsyncIterator[Harness]:
-    """`llm` replaces the test client built from `llm_url` (the caller then closes it)."""
+    """`llm` replaces the test client built from `llm_url` (the caller then closes it);
+    `flows` builds the flows from the store (the help desk's), instead of the defaults."""
     store = SqlStore(db_url, schema=schema) if schema else SqlStore(db_url)
     owned = llm is None
     llm = llm or OpenAICompatibleLLM(llm_url, max_retries=1, backoff_s=0.01, timeout_s=timeout_s)
@@ -136,7 +139,7 @@ async def harness(
         store,
         llm,
         PromptLibrary(PROMPTS),
-        default_flows(),
+        flows(store) if flows is not None else default_flows(),
         options or EngineOptions(retry_interval_s=retry_interval_s),
         exporter=lambda user_id: export_user_data(store, user_id),
     )

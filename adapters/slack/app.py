@@ -13,7 +13,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack import events
 from adapters.slack.client import build_web_client, error_of
+from adapters.slack.helpdesk import HandoffRelay, NotifyingEngine
 from adapters.slack.hiring import HiringChannel
 from adapters.slack.renderer import SlackRenderer
 from adapters.slack.streaming import StreamTiming
@@ -32,6 +33,7 @@ from bot.domain import Incoming, Platform
 from bot.errors import ConfigError
 from bot.hiring import HiringDesk
 from bot.ports import EngineAPI
+from bot.store.api import HelpDeskStore, Store
 from bot.texts import text
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class SlackAdapter:
         timing: StreamTiming | None = None,
         events_path: str = EVENTS_PATH,
         hiring: HiringDesk | None = None,
+        help_desk: HelpDeskStore | None = None,
     ) -> None:
         self.platform = Platform.SLACK
         self.settings = settings
@@ -98,6 +101,7 @@ class SlackAdapter:
             logger=logging.getLogger("adapters.slack.bolt"),
         )
         self.bot_user_id: str | None = None
+        self.bot_names: tuple[str, ...] = ()  # how people write the bot's name ("@Helpdesk")
         self._recent = _RecentIds()
         self._socket: AsyncSocketModeHandler | None = None
         interim = build_web_client(settings, wait_on_rate_limits=False)
@@ -110,6 +114,19 @@ class SlackAdapter:
             self.hiring = HiringChannel(settings, engine, hiring, self.client)
             self.add_listeners(self.hiring.register)
             engine.subscribe(self.hiring.on_event)
+        # Hand-offs to people, when there is an escalation channel (and a store to keep them).
+        self.relay: HandoffRelay | None = None
+        escalation = settings.slack_escalation_channel
+        if escalation and help_desk is not None and store is not None and hasattr(engine, "notify"):
+            self.relay = HandoffRelay(
+                escalation,
+                cast(NotifyingEngine, engine),
+                cast(Store, store),
+                help_desk,
+                self.client,
+            )
+            self.add_listeners(self.relay.register)
+            engine.subscribe(self.relay.on_event)
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -129,6 +146,7 @@ class SlackAdapter:
     async def start(self) -> None:
         identity = await self.client.auth_test()  # fails fast on a bad token or URL
         self.bot_user_id = identity.get("user_id")
+        self.bot_names = await self._names_of_bot(identity.get("user"))
         if self._app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, self._app_token)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
@@ -137,6 +155,8 @@ class SlackAdapter:
             log.info("slack: HTTP events on %s as %s", self._events_path, self.bot_user_id)
 
     async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -154,18 +174,35 @@ class SlackAdapter:
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
+    async def _names_of_bot(self, username: object) -> tuple[str, ...]:
+        # auth.test's `user` is the bot user's name, the one people type after "@"
+        return (str(username),) if username else ()
+
     # ---- listeners (bolt has acknowledged the event already) -----------------------------
 
     def _bot_user(self, context: AsyncBoltContext) -> str | None:
         return context.bot_user_id or self.bot_user_id
 
     async def _on_message(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
-        incoming = events.direct_message(event, body.get("event_id"), self._bot_user(context))
+        if self.relay is not None and self.relay.is_desk_thread(event):
+            desk_id = f"desk:{event.get('client_msg_id') or body.get('event_id')}"
+            if self._recent.claim(desk_id):  # a Slack retry is not relayed twice
+                await self.relay.on_desk_message(event, self._bot_user(context))
+            return
+        incoming = events.direct_message(
+            event, body.get("event_id"), self._bot_user(context), self.bot_names
+        )
         if incoming is not None:
+            if self.relay is not None and not incoming.key.thread_id and event.get("ts"):
+                self.relay.seen(incoming.key, str(event["ts"]))
             await self._submit(incoming, team_id=body.get("team_id"))
 
     async def _on_mention(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
-        incoming = events.channel_mention(event, body.get("event_id"), self._bot_user(context))
+        if self.relay is not None and event.get("channel") == self.relay.channel:
+            return  # the help desk's own channel: its threads are relayed, not answered
+        incoming = events.channel_mention(
+            event, body.get("event_id"), self._bot_user(context), self.bot_names
+        )
         if incoming is not None:
             await self._submit(incoming, team_id=body.get("team_id"))
 

@@ -49,7 +49,10 @@ def _kind_and_text(event: dict[str, Any], text: str) -> tuple[InputKind, str]:
 
 
 def direct_message(
-    event: dict[str, Any], envelope_event_id: str | None, bot_user_id: str | None
+    event: dict[str, Any],
+    envelope_event_id: str | None,
+    bot_user_id: str | None,
+    bot_names: tuple[str, ...] = (),
 ) -> Incoming | None:
     """A message in a DM: top level is the user's conversation with the bot; a thread
     (the assistant side panel, or a reply thread) is a conversation of its own."""
@@ -61,7 +64,9 @@ def direct_message(
         if thread_ts
         else ConversationKey.user_in_chat(Platform.SLACK, channel, user)
     )
-    kind, body = _kind_and_text(event, event.get("text") or "")
+    kind, body = _kind_and_text(
+        event, strip_mention(event.get("text") or "", bot_user_id, bot_names)
+    )
     return Incoming(
         key=key,
         user=_user(user),
@@ -72,21 +77,35 @@ def direct_message(
     )
 
 
-def strip_mention(body: str, bot_user_id: str | None) -> str:
-    if not bot_user_id:
-        return body.strip()
-    return re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", body).strip()
+def strip_mention(body: str, bot_user_id: str | None, bot_names: tuple[str, ...] = ()) -> str:
+    """The bot's own mention removed wherever it is and however it is written: `<@U123>`,
+    `<@U123|helpdesk>`, or typed as plain text ("@Helpdesk", "＠helpdesk:"); other people's
+    mentions stay."""
+    if bot_user_id:
+        body = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>[,:]?", " ", body)
+    names = sorted({n.strip().lstrip("@") for n in bot_names if n.strip().lstrip("@")}, key=len)
+    for name in reversed(names):  # the longest first: "Help Desk Bot" before "Help Desk"
+        spelled = r"\s*".join(re.escape(part) for part in name.split())
+        body = re.sub(
+            rf"(?<![\w@])[@＠]{spelled}(?![\w-])[,:，：]?", " ", body, flags=re.IGNORECASE
+        )
+    return re.sub(r"[ \t]{2,}", " ", body).strip()
 
 
 def channel_mention(
-    event: dict[str, Any], envelope_event_id: str | None, bot_user_id: str | None
+    event: dict[str, Any],
+    envelope_event_id: str | None,
+    bot_user_id: str | None,
+    bot_names: tuple[str, ...] = (),
 ) -> Incoming | None:
     """The bot mentioned in a channel: answered in the thread, one conversation per thread."""
     if not is_from_a_person(event, bot_user_id):
         return None
     channel = event["channel"]
     thread_ts = event.get("thread_ts") or event["ts"]
-    kind, body = _kind_and_text(event, strip_mention(event.get("text") or "", bot_user_id))
+    kind, body = _kind_and_text(
+        event, strip_mention(event.get("text") or "", bot_user_id, bot_names)
+    )
     return Incoming(
         key=ConversationKey.thread(Platform.SLACK, channel, thread_ts),
         user=_user(event["user"]),

@@ -8,6 +8,7 @@ chat.update fallback; threads (channel mentions, assistant threads) get native s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.budget import EditBudget
 from adapters.slack.client import call_slack, call_with_markdown, error_of
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
@@ -67,11 +69,15 @@ class SlackRenderer:
         client: AsyncWebClient,
         timing: StreamTiming | None = None,
         interim: AsyncWebClient | None = None,
+        budget: EditBudget | None = None,
     ) -> None:
         self.client = client
         self.interim = interim or client
         self.timing = timing or StreamTiming()
         self.native_streaming = True
+        self.channel_status = True  # setStatus in channel threads (chat:write apps, 2026-03)
+        self._placeholders: dict[Target, str] = {}  # a turn's "thinking" message, by target
+        self.budget = budget or EditBudget()  # chat.update: one budget for every reply
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
@@ -126,25 +132,82 @@ class SlackRenderer:
             del self._kept[key]
 
     def new_writer(self, target: Target) -> Writer:
+        placeholder = self._placeholders.pop(target, None)
+        if placeholder is not None:  # the "thinking" message becomes the reply
+            adopted = [(placeholder, text("slack_placeholder"))]
+            return EditedReply(
+                self.client,
+                target,
+                self.timing,
+                interim=self.interim,
+                adopted=adopted,
+                budget=self.budget,
+            )
         if target.thread_ts and self.native_streaming:
-            return NativeStream(self.client, target, self.timing)
-        return EditedReply(self.client, target, self.timing, interim=self.interim)
+            return NativeStream(self.client, target, self.timing, self.budget)
+        return EditedReply(
+            self.client, target, self.timing, interim=self.interim, budget=self.budget
+        )
+
+    async def show_thinking(self, target: Target, status: str, writer: Writer | None) -> None:
+        """A sign of work before the first token: the thread's status line where there is
+        a thread (assistant threads, and channel threads for apps with chat:write), else a
+        placeholder message that the reply then replaces (a top-level DM)."""
+        if writer is not None or target in self._placeholders:
+            return
+        if target.thread_ts and await self.set_status(target, status):
+            return
+        try:
+            response = await call_slack(
+                partial(
+                    self.client.chat_postMessage,
+                    channel=target.channel,
+                    thread_ts=target.thread_ts or None,
+                    markdown_text=text("slack_placeholder"),
+                ),
+                attempts=1,
+            )
+        except SlackApiError as failure:  # a nicety: the reply still comes
+            log.info("slack: no placeholder: %s", error_of(failure))
+            return
+        self._placeholders[target] = str(response["ts"])
+
+    async def _replace_placeholder(self, target: Target, body: str) -> bool:
+        placeholder = self._placeholders.pop(target, None)
+        if placeholder is None or len(body) > FALLBACK_PART_CHARS:
+            if placeholder is not None:
+                self._placeholders[target] = placeholder
+            return False
+        if not self.budget.take_final():  # no edit left: a new message, the placeholder gone
+            with contextlib.suppress(SlackApiError):
+                await self.client.chat_delete(channel=target.channel, ts=placeholder)
+            return False
+        await call_with_markdown(
+            self.client.chat_update, body, channel=target.channel, ts=placeholder
+        )
+        return True
 
     def note_streaming(self, writer: Writer) -> None:
         if isinstance(writer, NativeStream) and writer.unavailable in PERMANENTLY_UNAVAILABLE:
             self.native_streaming = False
 
-    async def set_status(self, target: Target, status: str) -> None:
-        if not target.assistant:
-            return
+    async def set_status(self, target: Target, status: str) -> bool:
+        if not target.assistant and not self.channel_status:
+            return False
         try:
             await self.client.assistant_threads_setStatus(
                 channel_id=target.channel, thread_ts=target.thread_ts, status=status
             )
         except SlackApiError as failure:  # a status line is a nicety, never worth a failed turn
             log.info("slack: setStatus failed: %s", error_of(failure))
+            if not target.assistant and error_of(failure) in PERMANENTLY_UNAVAILABLE:
+                self.channel_status = False  # an older app (assistant:write only): placeholders
+            return False
+        return True
 
     async def post_text(self, target: Target, body: str) -> None:
+        if await self._replace_placeholder(target, body):  # the "thinking" message says it
+            return
         for part in split_text(body, FALLBACK_PART_CHARS):
             await call_with_markdown(
                 self.client.chat_postMessage,
@@ -154,6 +217,10 @@ class SlackRenderer:
             )
 
     async def post_buttons(self, target: Target, buttons: Buttons) -> None:
+        placeholder = self._placeholders.pop(target, None)
+        if placeholder is not None:  # buttons are a message of their own: no "thinking" left
+            with contextlib.suppress(SlackApiError):
+                await self.client.chat_delete(channel=target.channel, ts=placeholder)
         body = buttons.text
         if len(body) > SECTION_MAX_CHARS:  # too long for a section block: text first
             await self.post_text(target, body)
@@ -223,7 +290,7 @@ class _SlackTurn:
             return
         match item:
             case Thinking(status=status):
-                await renderer.set_status(target, status or text("slack_thinking"))
+                await renderer.show_thinking(target, status or text("slack_thinking"), self.writer)
             case TextDelta(text=delta):
                 self.writer = self.writer or renderer.new_writer(target)
                 self.writer.add(delta)

@@ -19,6 +19,7 @@ from functools import partial
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.budget import EditBudget
 from adapters.slack.client import call_slack, call_with_markdown, error_of, retry_after_of
 from adapters.slack.splitting import FALLBACK_PART_CHARS, STREAM_PART_CHARS, cut_point, split_text
 
@@ -73,8 +74,10 @@ class EditedReply:
         base: int = 0,
         adopted: list[tuple[str, str]] | None = None,
         interim: AsyncWebClient | None = None,
+        budget: EditBudget | None = None,
     ) -> None:
         self.client, self.target, self.timing = client, target, timing
+        self.budget = budget  # the workspace's chat.update budget, shared by all replies
         self.interim = interim or client  # for edits while streaming: does not wait on 429s
         self._quiet_until = 0.0
         self.text = text
@@ -104,6 +107,8 @@ class EditedReply:
             # edit (the final one waits as long as it must).
             pause = retry_after_of(failure)
             self._quiet_until = time.monotonic() + pause
+            if self.budget is not None:
+                self.budget.rate_limited(pause)
             log.info("slack: rate limited while editing; next edit in %.0f s", pause)
 
     async def finish(self, final: str) -> None:
@@ -117,6 +122,13 @@ class EditedReply:
             if index < len(self._shown):
                 ts, shown = self._shown[index]
                 if shown == part:
+                    continue
+                if self.budget is not None and not patient and not self.budget.take_interim():
+                    # The workspace's edits are spoken for: the text waits for a later one.
+                    self._quiet_until = time.monotonic() + self.budget.interim_wait_s()
+                    return
+                no_edit_left = self.budget is not None and patient and not self.budget.take_final()
+                if no_edit_left and await self._repost(index, ts, part):
                     continue
                 await self._take_turn()
                 await call_with_markdown(
@@ -140,6 +152,24 @@ class EditedReply:
         if len(self._shown) > len(parts):
             log.warning("slack: the final reply is shorter than its stream; extra parts kept")
 
+    async def _repost(self, index: int, ts: str, part: str) -> bool:
+        """A final edit with no chat.update left: the stale message deleted (chat.delete has
+        a budget of its own) and the part posted anew, so the reply is not held back.
+        False when the delete is refused: the caller edits, waiting as long as it must."""
+        try:
+            await self.client.chat_delete(channel=self.target.channel, ts=ts)
+        except SlackApiError as failure:
+            log.info("slack: could not delete a stale part (%s); editing it", error_of(failure))
+            return False
+        response = await call_with_markdown(
+            self.client.chat_postMessage,
+            part,
+            channel=self.target.channel,
+            thread_ts=self.target.thread_ts or None,
+        )
+        self._shown[index] = (str(response["ts"]), part)
+        return True
+
     async def _take_turn(self) -> None:
         wait = self._last_write + self.timing.edit_interval_s - time.monotonic()
         if wait > 0:
@@ -159,8 +189,15 @@ class NativeStream:
     """A reply streamed with chat.startStream/appendStream/stopStream, split before Slack's
     limit; falls back to `EditedReply` when Slack refuses or closes the stream."""
 
-    def __init__(self, client: AsyncWebClient, target: Target, timing: StreamTiming) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        target: Target,
+        timing: StreamTiming,
+        budget: EditBudget | None = None,
+    ) -> None:
         self.client, self.target, self.timing = client, target, timing
+        self.budget = budget
         self.text = ""
         self._sent = 0  # characters of `text` Slack has
         self._messages: list[tuple[str, int]] = []  # (ts, start offset) of each stream message
@@ -266,7 +303,12 @@ class NativeStream:
             log.info("slack: native streaming unavailable (%s); using chat.update", error)
             self.unavailable = error
             self.fallback = EditedReply(
-                self.client, self.target, self.timing, text=self.text, base=self._sent
+                self.client,
+                self.target,
+                self.timing,
+                text=self.text,
+                base=self._sent,
+                budget=self.budget,
             )
             return False
         self._streaming_ts = str(response["ts"])
@@ -313,4 +355,5 @@ class NativeStream:
             text=self.text,
             base=0 if adopt_all else base,
             adopted=adopted,
+            budget=self.budget,
         )

@@ -22,6 +22,11 @@ class ConversationStatus(StrEnum):
     SUPERSEDED = "superseded"  # a new conversation was started on the same key
     BLOCKED = "blocked"  # the platform refuses delivery (user blocked the bot)
     EXPIRED = "expired"
+    HANDED_OFF = "handed_off"  # people of the help desk have it: the bot relays, never answers
+
+
+# Statuses a conversation continues in: new input on its key belongs to it.
+OPEN_STATUSES = (ConversationStatus.ACTIVE, ConversationStatus.HANDED_OFF)
 
 
 class MessageStatus(StrEnum):
@@ -298,3 +303,103 @@ class Store(Protocol):
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Delete conversations (and their messages and evaluations) last updated before
         `cutoff`; returns how many."""
+
+
+# ---- the help desk (bot.support_desk; implemented by bot.store.feedback) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewHelpAnswer:
+    conversation_id: int
+    question: str
+    answer: str
+    outcome: str  # "answered" | "declined" | "pinned"
+    cited: bool = False
+    sources: list[JSON] = field(default_factory=list)  # [{"title", "source", "text"}]
+
+
+@dataclass(frozen=True, slots=True)
+class HelpAnswerRecord:
+    id: int
+    conversation_id: int
+    question: str
+    answer: str
+    outcome: str
+    cited: bool
+    sources: list[JSON]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRecord:
+    id: int
+    conversation_id: int
+    status: str  # "open" | "resolved"
+    requested_by: str
+    question: str
+    desk_channel: str
+    desk_ts: str
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HelpDeskCounts:
+    answered: int = 0  # answers from the model that were not declines
+    declined: int = 0
+    pinned: int = 0  # served from prompts/support/answers.yaml
+    cited: int = 0  # model answers with at least one citation
+    escalated: int = 0  # hand-offs opened
+    feedback_up: int = 0
+    feedback_down: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    """A question the handbook's owners should look at: declined, or rated down."""
+
+    answer_id: int
+    question: str
+    outcome: str
+    thumbs_down: int
+    asked_at: datetime
+
+
+class HelpDeskStore(Protocol):
+    async def record_answer(self, answer: NewHelpAnswer) -> int: ...
+
+    async def get_answer(self, answer_id: int) -> HelpAnswerRecord | None: ...
+
+    async def last_answer(self, conversation_id: int) -> HelpAnswerRecord | None: ...
+
+    async def record_feedback(
+        self, answer_id: int, conversation_id: int, rating: str, user_key: str
+    ) -> bool:
+        """Store (or change) one person's rating; False for an answer of another
+        conversation or none at all."""
+
+    async def open_handoff(
+        self, conversation_id: int, requested_by: str, question: str
+    ) -> HandoffRecord | None:
+        """Hand the conversation to people (status HANDED_OFF) and audit it, atomically;
+        None when it already has an open hand-off."""
+
+    async def set_handoff_thread(self, handoff_id: int, channel: str, ts: str) -> None: ...
+
+    async def cancel_handoff(self, handoff_id: int, reason: str) -> None:
+        """The desk could not be told: the conversation is the bot's again."""
+
+    async def handoff_of_thread(self, channel: str, ts: str) -> HandoffRecord | None:
+        """The open hand-off discussed in this escalation thread."""
+
+    async def handoff_of_conversation(self, conversation_id: int) -> HandoffRecord | None:
+        """The conversation's open hand-off."""
+
+    async def resolve_handoff(self, handoff_id: int, resolved_by: str) -> HandoffRecord | None:
+        """Close it and give the conversation back to the bot, atomically; None when it was
+        closed already (two people pressed Resolved)."""
+
+    async def help_desk_counts(self) -> HelpDeskCounts: ...
+
+    async def help_desk_report(self, limit: int = 200) -> list[ReportLine]: ...

@@ -17,6 +17,9 @@ from bot.store.models import (
     Conversation,
     Decision,
     Evaluation,
+    Handoff,
+    HelpAnswer,
+    HelpFeedback,
     Invitation,
     Message,
     ProcessedEvent,
@@ -39,6 +42,10 @@ async def delete_conversations(session: AsyncSession, conversation_ids: Sequence
     await session.execute(
         delete(Evaluation).where(Evaluation.conversation_id.in_(conversation_ids))
     )
+    for desk_table in (HelpFeedback, HelpAnswer, Handoff):  # the help desk's rows about them
+        await session.execute(
+            delete(desk_table).where(desk_table.conversation_id.in_(conversation_ids))
+        )
     in_them = select(Message.id).where(Message.conversation_id.in_(conversation_ids))
     await _delete_messages(session, (await session.scalars(in_them)).all())
     await session.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))

@@ -14,7 +14,12 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.api import ConversationRecord, ConversationStatus, MessageRecord, MessageStatus
+from bot.store.api import (
+    OPEN_STATUSES,
+    ConversationRecord,
+    MessageRecord,
+    MessageStatus,
+)
 from bot.store.models import Conversation, Message, ProcessedEvent, User
 from bot.store.records import conversation_record, message_record
 
@@ -30,7 +35,7 @@ _EVENT_SEEN = (
 )
 _ACTIVE = (
     select(_C)
-    .where(_C.c.key == bindparam("key"), _C.c.status == ConversationStatus.ACTIVE.value)
+    .where(_C.c.key == bindparam("key"), _C.c.status.in_([s.value for s in OPEN_STATUSES]))
     .order_by(_C.c.id.desc())
     .limit(1)
 )

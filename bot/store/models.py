@@ -71,8 +71,8 @@ class Conversation(Base):
             "uq_conversations_active_key",
             "key",
             unique=True,
-            sqlite_where=sa.text("status = 'active'"),
-            postgresql_where=sa.text("status = 'active'"),
+            sqlite_where=sa.text("status IN ('active', 'handed_off')"),
+            postgresql_where=sa.text("status IN ('active', 'handed_off')"),
         ),
     )
 
@@ -220,3 +220,53 @@ class Outbox(Base):
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+# ---- the help desk (issue 11): answers, feedback on them, hand-offs to people --------
+
+
+class HelpAnswer(Base):
+    """One help-desk answer as the desk sees it: what was asked and how it was answered."""
+
+    __tablename__ = "help_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    question: Mapped[str] = mapped_column(sa.Text, default="")
+    answer: Mapped[str] = mapped_column(sa.Text, default="")
+    outcome: Mapped[str] = mapped_column(sa.String(16), index=True)  # answered|declined|pinned
+    cited: Mapped[bool] = mapped_column(default=False)
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"items": [...]}
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HelpFeedback(Base):
+    """A thumbs up or down on an answer; one per person and answer (the last one counts)."""
+
+    __tablename__ = "help_feedback"
+    __table_args__ = (sa.UniqueConstraint("answer_id", "user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(sa.ForeignKey("help_answers.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"))
+    rating: Mapped[str] = mapped_column(sa.String(8))  # up|down
+    user_key: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed to people: where the desk talks about it, and until when."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (sa.Index(None, "desk_channel", "desk_ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # open|resolved
+    requested_by: Mapped[str] = mapped_column(sa.String(255), default="")
+    question: Mapped[str] = mapped_column(sa.Text, default="")
+    desk_channel: Mapped[str] = mapped_column(sa.String(255), default="")
+    desk_ts: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str] = mapped_column(sa.String(255), default="")

@@ -24,6 +24,7 @@ from bot.store.models import (
     Conversation,
     Decision,
     Evaluation,
+    Handoff,
     Invitation,
     Message,
     User,
@@ -125,7 +126,7 @@ def audit_record(row: AuditEntry) -> AuditRecord:
     )
 
 
-Row = TypeVar("Row", User, Conversation, Message, Evaluation)
+Row = TypeVar("Row", User, Conversation, Message, Evaluation, Handoff)
 
 
 async def get_row(session: AsyncSession, model: type[Row], ident: int) -> Row:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
 from bot.store import connect, hot
 from bot.store.api import (
+    OPEN_STATUSES,
     AuditRecord,
     ConversationRecord,
     ConversationStatus,
@@ -178,7 +179,7 @@ class SqlStore(OutboxQueries):
                     update(Conversation)
                     .where(
                         Conversation.key == key.as_str(),
-                        Conversation.status == ConversationStatus.ACTIVE.value,
+                        Conversation.status.in_([s.value for s in OPEN_STATUSES]),
                     )
                     .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
                 )
@@ -286,7 +287,7 @@ class SqlStore(OutboxQueries):
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(
                 Message.status == MessageStatus.PENDING.value,
-                Conversation.status == ConversationStatus.ACTIVE.value,
+                Conversation.status.in_([s.value for s in OPEN_STATUSES]),
             )
             .distinct()
             .order_by(Message.conversation_id)

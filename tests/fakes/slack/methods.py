@@ -85,7 +85,7 @@ async def auth_test(slack: FakeSlack, params: JSONBody) -> JSONBody:
     return {
         "url": "https://fake.slack.test/",
         "team": "Fake Team",
-        "user": "chatbot",
+        "user": slack.workspace.users.get(slack.bot_user_id, {}).get("name", "chatbot"),
         "team_id": slack.team_id,
         "user_id": slack.bot_user_id,
         "bot_id": slack.bot_id,
@@ -146,6 +146,28 @@ async def chat_update(slack: FakeSlack, params: JSONBody) -> JSONBody:
         message.blocks = _blocks(params)
     message.edits += 1
     return {"channel": message.channel, "ts": message.ts, "text": message.text}
+
+
+async def chat_delete(slack: FakeSlack, params: JSONBody) -> JSONBody:
+    _require(params, "channel", "ts")
+    message = slack.workspace.find(params["channel"], params["ts"])
+    if message is None:
+        raise ApiError("message_not_found")
+    if message.bot_id != slack.bot_id:
+        raise ApiError("cant_delete_message")
+    slack.workspace.messages.remove(message)
+    return {"channel": message.channel, "ts": message.ts}
+
+
+async def chat_get_permalink(slack: FakeSlack, params: JSONBody) -> JSONBody:
+    _require(params, "channel", "message_ts")
+    message = slack.workspace.find(params["channel"], params["message_ts"])
+    if message is None:
+        raise ApiError("message_not_found")
+    link = f"https://fake.slack.test/archives/{message.channel}/p{message.ts.replace('.', '')}"
+    if message.thread_ts and message.thread_ts != message.ts:
+        link += f"?thread_ts={message.thread_ts}&cid={message.channel}"
+    return {"channel": message.channel, "permalink": link}
 
 
 def _stream_of(slack: FakeSlack, params: JSONBody) -> FakeMessage:
@@ -322,6 +344,8 @@ METHODS: dict[str, Method] = {
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.update": chat_update,
+    "chat.getPermalink": chat_get_permalink,
+    "chat.delete": chat_delete,
     "chat.startStream": chat_start_stream,
     "chat.appendStream": chat_append_stream,
     "chat.stopStream": chat_stop_stream,
