@@ -38,9 +38,10 @@ class ConversationStarter:
         answered like /help, with where the conversation stands."""
         active = await self.store.active_conversation(incoming.key)
         start = incoming.start
+        rolled_over = False  # the idle session is closed by the new one (superseded)
         if active is not None and start is not None and await self._session_over(active):
             log.info("support session %s idle; a new one starts", active.id)
-            active = None
+            active, rolled_over = None, True
         if incoming.kind is InputKind.START and start is not None:
             if (
                 active is not None
@@ -55,7 +56,7 @@ class ConversationStarter:
         if start is None:
             raise UserFacingError("conversation_closed", "no active conversation")
         resolved = await self._resolve_start(start, user_id)
-        created = await self._create(incoming, user_id, resolved, supersede=False)
+        created = await self._create(incoming, user_id, resolved, supersede=rolled_over)
         return created, incoming
 
     async def _session_over(self, active: ConversationRecord) -> bool:
