@@ -1,5 +1,5 @@
-"""The embedded default model for `chatbot model ...` and `chatbot run`: install, prepare,
-and serve SmolLM2-135M-Instruct on this machine's CPU with vLLM."""
+"""The embedded models for `chatbot model ...` and `chatbot run`: install, prepare, and serve
+SmolLM2-135M-Instruct (the default) or another catalog model on this machine's CPU with vLLM."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.localmodel.catalog import DEFAULT_MODEL
 from bot.localmodel.serve import (
     REPO_ROOT,
     LocalModelPaths,
@@ -56,10 +57,13 @@ def is_loopback(base_url: str) -> bool:
 
 @contextmanager
 def local_server(
-    host: str = "127.0.0.1", port: int = 8000, log_path: Path | None = None
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_path: Path | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> Iterator[str]:
     """Serve the prepared model for the duration of the block; yields the base URL."""
-    paths = LocalModelPaths.resolve()
+    paths = LocalModelPaths.resolve(model=model)
     ensure_prepared(paths)
     log_file = log_path or paths.model_cache / "vllm-server.log"
     process = start_server(paths, host, port, log_file)
