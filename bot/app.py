@@ -76,6 +76,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
                 temperature=settings.llm_temperature,
                 retry_interval_s=retry_interval_s,
                 require_invitation=settings.telegram_require_invitation,
+                retake_after_days=settings.retake_after_days,
                 evaluation_samples=settings.evaluation_samples,
                 retention_days=settings.retention_days,
             ),

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     company_name: str = "Acme"
     max_input_chars: int = Field(default=8000, gt=0)
     retention_days: int = Field(default=180, ge=1)
+    retake_after_days: int = Field(default=180, ge=0)  # one interview per candidate and role
     # ---- jobs: reminders, expiry, retention purge (bot.jobs) ----
     reminder_after_hours: float = Field(default=24.0, gt=0)  # idle candidate reminded
     expire_after_hours: float = Field(default=72.0, gt=0)  # idle interview expires

@@ -82,6 +82,7 @@ class EngineOptions:
     temperature: float = 0.3
     retry_interval_s: float = 5.0  # how often saved messages are retried during an outage
     require_invitation: bool = False
+    retake_after_days: int = 180  # one interview per candidate and role within this window
     evaluation_samples: int = 1
     retention_days: int = 180
 
@@ -108,7 +109,13 @@ class Engine:
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._told_unavailable: set[int] = set()
         self._retry_task: asyncio.Task[None] | None = None
-        self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
+        self._starter = ConversationStarter(
+            store,
+            flows,
+            prompts,
+            self.options.require_invitation,
+            retake_after_days=self.options.retake_after_days,
+        )
         self.backend_up = True
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------

@@ -174,6 +174,13 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "hiring team for a new one.",
         "zh": "该邀请链接无效或已被使用，请向招聘团队索取新的链接。",
     },
+    "interview_retake_refused": {
+        "en": "Thank you for your interest! You have already taken this interview recently, "
+        "so we cannot start it again for now. The hiring team has your answers; if they would "
+        "like you to take it again, they will send you a new invitation.",
+        "zh": "感谢您的关注！您最近已经参加过这个职位的面试，所以暂时无法重新开始。"
+        "招聘团队已经收到您的回答；如果需要您再次面试，他们会向您发送新的邀请。",
+    },
     "invitation_required": {
         "en": "Interviews start from an invitation link sent by the hiring team.",
         "zh": "面试需要通过招聘团队发送的邀请链接开始。",
@@ -322,6 +329,14 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     "hiring_status_in_progress": {"en": "*In progress*", "zh": "*进行中*"},
     "hiring_status_awaiting": {"en": "*Awaiting a decision*", "zh": "*等待决定*"},
     "hiring_status_failed": {"en": "evaluation failed", "zh": "评估失败"},
+    "hiring_status_retakes": {
+        "en": "*Retake attempts refused (last 30 days)*",
+        "zh": "*已拒绝的重复面试尝试（最近 30 天）*",
+    },
+    "hiring_status_retake_line": {
+        "en": "retake refused, allowed from {allowed} or with a new invitation",
+        "zh": "已拒绝重复面试，可于 {allowed} 之后或凭新邀请重新面试",
+    },
     "conversation_closed": {
         "en": "This conversation has ended. Start a new one with /start.",
         "zh": "本次对话已结束。发送 /start 开始新的对话。",

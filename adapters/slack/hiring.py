@@ -33,6 +33,7 @@ from bot.ports import (
     EvaluationStored,
     HandoffRequested,
 )
+from bot.retakes import RetakeAttempt, RetakePolicy
 from bot.store.api import ConversationStatus
 from bot.texts import text
 
@@ -261,7 +262,10 @@ class HiringChannel:
         if verb == "invite" and len(words) >= 2:
             answer = await self._invite(words[1], " ".join(words[2:]), user)
         elif verb == "status":
+            policy = RetakePolicy(self.desk.store, self.settings.retake_after_days)
             answer = _status_text(await self.desk.status())
+            if retakes := await policy.recent_attempts():
+                answer += "\n" + self._retakes_text(retakes)
         else:
             answer = text("hiring_command_usage", roles=self._roles())
         for part in split_text(answer, FALLBACK_PART_CHARS):
@@ -285,6 +289,17 @@ class HiringChannel:
             candidate=f" ({rb.escape(candidate)})" if candidate else "",
             link=link,
         )
+
+    def _retakes_text(self, attempts: list[RetakeAttempt]) -> str:
+        lines = [text("hiring_status_retakes")]
+        for attempt in attempts:
+            role = self.desk.role_title(attempt.role_id)
+            refused = text("hiring_status_retake_line", allowed=rb.slack_time(attempt.allowed_from))
+            lines.append(
+                f"• {rb.escape(attempt.candidate)} · {rb.escape(role)} · {refused}"
+                f" · {rb.slack_time(attempt.at)}"
+            )
+        return "\n".join(lines)
 
     def _roles(self) -> str:
         return ", ".join(f"`{role_id}`" for role_id in sorted(self.desk.prompts.roles))

@@ -180,13 +180,22 @@ class SqlStore:
             row.status, row.updated_at = status.value, utcnow()
 
     async def list_conversations(
-        self, *, flow: str | None = None, statuses: tuple[ConversationStatus, ...] = ()
+        self,
+        *,
+        flow: str | None = None,
+        statuses: tuple[ConversationStatus, ...] = (),
+        user_id: int | None = None,
+        since: datetime | None = None,
     ) -> list[ConversationRecord]:
         query = select(Conversation).order_by(Conversation.id)
         if flow is not None:
             query = query.where(Conversation.flow == flow)
         if statuses:
             query = query.where(Conversation.status.in_([s.value for s in statuses]))
+        if user_id is not None:
+            query = query.where(Conversation.user_id == user_id)
+        if since is not None:
+            query = query.where(Conversation.created_at >= since)
         async with self._reads() as session:
             return [conversation_record(row) for row in await session.scalars(query)]
 
@@ -392,9 +401,14 @@ class SqlStore:
                 AuditEntry(event=event, actor=actor, subject=subject, details=details, at=utcnow())
             )
 
-    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
-        """The newest `limit` entries, newest first."""
+    async def audit_log(
+        self, limit: int = 100, *, event: str | None = None, since: datetime | None = None
+    ) -> list[AuditRecord]:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if event is not None:
+            query = query.where(AuditEntry.event == event)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
         async with self._reads() as session:
             return [audit_record(row) for row in await session.scalars(query)]
 
