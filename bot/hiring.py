@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain import InputKind
 from bot.errors import BotError
+from bot.interview.report import EvaluationReport
 from bot.prompts import PromptLibrary
 from bot.store.api import ConversationRecord, ConversationStatus, DecisionRecord, Role, Store
 
@@ -75,6 +76,9 @@ class InterviewReport:
     created_at: datetime
     decisions: tuple[DecisionRecord, ...] = ()
     error: str = ""
+    # the typed report itself: per question, covered points with quotes, missed points,
+    # flags with excerpts and follow-ups (the Slack report's details read it)
+    evaluation: EvaluationReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,14 @@ class HiringDesk:
             created_at=evaluation.created_at,
             decisions=tuple(await self.store.decisions(evaluation.id)),
             error=evaluation.error,
+            evaluation=EvaluationReport.from_stored(
+                data,
+                model=evaluation.model,
+                prompt_version=evaluation.prompt_version,
+                role_version=evaluation.role_version,
+            )
+            if evaluation.status == "ok"
+            else None,
         )
 
     async def transcript(

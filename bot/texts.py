@@ -242,6 +242,25 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     "hiring_evidence": {"en": "Evidence (verbatim):", "zh": "证据（原文）："},
     "hiring_no_evidence": {"en": "No verified quote.", "zh": "没有经过核实的引文。"},
+    "hiring_question_title": {
+        "en": "*{question}*: {score}",
+        "zh": "*{question}*：{score}",
+    },
+    "hiring_question_not_scored": {"en": "not scored", "zh": "未评分"},
+    "hiring_covered": {"en": ":white_check_mark: {point}", "zh": ":white_check_mark: {point}"},
+    "hiring_missed": {"en": ":x: Missed: {points}", "zh": ":x: 未涉及：{points}"},
+    "hiring_question_flag": {
+        "en": ":warning: Addressed to the grader ({family}), removed before scoring:",
+        "zh": ":warning: 针对评分者的内容（{family}），评分前已移除：",
+    },
+    "hiring_follow_up_asked": {
+        "en": ":leftwards_arrow_with_hook: Follow-up: {question}",
+        "zh": ":leftwards_arrow_with_hook: 追问：{question}",
+    },
+    "hiring_adjustment": {
+        "en": "Adjusted {delta} for:",
+        "zh": "调整 {delta}，依据：",
+    },
     "hiring_question_line": {
         "en": "*{question}* ({score} / 5): {rationale}",
         "zh": "*{question}*（{score} / 5）：{rationale}",
