@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from bot.export_render import render_interviews
 from bot.interview.report import EvaluationReport, QuestionReport
+from bot.interview.state import InterviewState
 from bot.store.admin_queries import conversations_of, messages_of
 from bot.store.api import ConversationRecord, ConversationStatus, EvaluationRecord, Store
 from bot.store.sql import SqlStore
@@ -135,16 +136,17 @@ def _minutes(started: datetime | None, finished: datetime | None) -> float | Non
 
 
 async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
-    state = conversation.state
+    state = InterviewState.from_stored(conversation.state)
     candidate, platform = "", conversation.key.platform.value
     if conversation.user_id is not None:
         user = await store.get_user(conversation.user_id)
         candidate = user.display_name or user.platform_user_id
-    started = _parse(state.get("started_at")) or conversation.created_at
-    finished = _parse(state.get("finished_at"))
+    started = state.started_at or conversation.created_at
+    finished = state.finished_at
     if finished is None and conversation.status is not ConversationStatus.ACTIVE:
         finished = conversation.updated_at
     evaluation = _chosen_evaluation(await store.evaluations_for(conversation.id))
+    ok = evaluation is not None and evaluation.status == "ok"
     report = (
         EvaluationReport.from_stored(
             evaluation.data,
@@ -152,20 +154,19 @@ async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
             prompt_version=evaluation.prompt_version,
             role_version=evaluation.role_version,
         )
-        if evaluation is not None and evaluation.status == "ok"
+        if evaluation is not None and ok
         else EvaluationReport()
     )
     decisions = await store.decisions(evaluation.id) if evaluation is not None else []
-    follow_ups = state.get("follow_ups") or {}
     asked = sum(len(q.follow_ups) for q in report.questions)
     duration = report.duration_minutes
     return InterviewRow(
         conversation_id=conversation.id,
         candidate=candidate,
         platform=platform,
-        role=str(state.get("role_id") or report.role or ""),
+        role=state.role_id or report.role or "",
         status=conversation.status.value,
-        stage=str(state.get("stage") or ""),
+        stage=state.stage,
         started_at=_iso(started),
         finished_at=_iso(finished),
         duration_minutes=duration if duration is not None else _minutes(started, finished),
@@ -174,17 +175,13 @@ async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
         average_score=report.average_score,
         competency_scores=report.competency_scores(),
         flags=list(report.flags),
-        follow_ups=report.follow_ups or asked or int(sum(follow_ups.values())),
+        follow_ups=report.follow_ups or asked or sum(state.follow_ups.values()),
         decision=decisions[-1].decision if decisions else "",
         decided_at=_iso(decisions[-1].decided_at) if decisions else None,
         recommendation_reason=report.recommendation_reason,
         scoring=report.scoring if evaluation is not None and evaluation.status == "ok" else "",
         questions=tuple(report.questions),
     )
-
-
-def _parse(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 async def interview_rows(store: Store) -> list[InterviewRow]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import utcnow
+from bot.interview.state import InterviewState, Stage
 from bot.store.api import ConversationRecord, ConversationStatus, InvitationRecord, Store
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ INTERVIEW = "interview"
 RETAKE_REFUSED = "retake_refused"  # the audit event
 TAKEN = (ConversationStatus.FINISHED, ConversationStatus.EXPIRED, ConversationStatus.CANCELLED)
 # stages in which the candidate has not seen a question yet
-NOT_STARTED_STAGES = frozenset({"choose_role", "consent", "declined"})
+NOT_STARTED: tuple[Stage, ...] = ("choose_role", "consent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +38,11 @@ class RetakeAttempt:
     at: datetime
 
 
-def _role_of(conversation: ConversationRecord) -> str:
-    return str(conversation.state.get("role_id") or "")
-
-
-def _was_taken(conversation: ConversationRecord) -> bool:
-    if conversation.status is ConversationStatus.FINISHED:
-        return True
-    return str(conversation.state.get("stage") or "") not in NOT_STARTED_STAGES
+def _was_taken(conversation: ConversationRecord, role_id: str) -> bool:
+    state = InterviewState.from_stored(conversation.state)
+    if state.role_id != role_id:
+        return False
+    return conversation.status is ConversationStatus.FINISHED or state.stage not in NOT_STARTED
 
 
 class RetakePolicy:
@@ -59,7 +57,7 @@ class RetakePolicy:
             for c in await self.store.list_conversations(
                 flow=INTERVIEW, statuses=TAKEN, user_id=user_id, since=since
             )
-            if _role_of(c) == role_id and _was_taken(c)
+            if _was_taken(c, role_id)
         ]
         return max(taken, key=lambda c: c.created_at, default=None)
 

@@ -6,7 +6,7 @@ flags with their excerpts and the follow-ups asked. Read from `EvaluationReport`
 from __future__ import annotations
 
 from adapters.slack.block_kit import Block, clip, escape, score_text, sections
-from bot.hiring import InterviewReport
+from bot.interview.desk import InterviewReport
 from bot.interview.report import QuestionReport
 from bot.texts import text
 
