@@ -1,8 +1,8 @@
-"""`make quality`: known strong, weak and manipulative answers through `chatbot evaluate`.
+"""`make quality`: known strong, weak and manipulative answers through the scoring API.
 
-For each role x language x answer set x run, one `chatbot evaluate --role R --answers FILE
---json` (the command a hiring team runs; its JSON is the EvaluationReport) against the
-OpenAI-compatible server at BOT_LLM_BASE_URL. The figures (tests/bench/quality_evidence_figures)
+For each role x language x answer set x run, one evaluation of that candidate's answers by
+`bot.interview.scoring.evaluate` (what `chatbot evaluate` runs), read back as the stored
+EvaluationReport, against the OpenAI-compatible server at BOT_LLM_BASE_URL. The figures (tests/bench/quality_evidence_figures)
 say whether the scores can be trusted on that server; vLLM's own /metrics counters give the
 prefix-cache hit ratio over the whole run.
 
@@ -16,24 +16,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
+import signal
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
+from bot.app import build_llm
 from bot.config import Settings
+from bot.domain import Platform, UserRef
+from bot.errors import LLMError
+from bot.flows.base import TurnContext
+from bot.interview import scoring
 from bot.interview.report import EvaluationReport
+from bot.interview.state import Answer
+from bot.llm.client import OpenAICompatibleLLM
 from bot.localmodel.catalog import MODELS, find_model
+from bot.prompts import PromptLibrary
 from tests.bench.quality_evidence_figures import SETS, Evaluated, figures, format_figures
 
 ANSWERS = Path(__file__).with_name("quality_evidence_answers.yaml")
@@ -71,42 +78,38 @@ def prefix_cache_counters(root_url: str) -> tuple[float, float] | None:
 
 
 async def evaluate(
-    settings: Settings, role: str, answers: dict[str, str], folder: Path
+    scorer: Scorer, role: str, answers: dict[str, str]
 ) -> tuple[EvaluationReport | None, str]:
-    """One `chatbot evaluate --json` in a subprocess; (report, error)."""
-    handle, name = tempfile.mkstemp(suffix=".json", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(answers, out, ensure_ascii=False)
-    env = {
-        **os.environ,
-        "BOT_LLM_BASE_URL": settings.llm_base_url,
-        "BOT_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'quality.db'}",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    if settings.llm_model:
-        env["BOT_LLM_MODEL"] = settings.llm_model
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "evaluate",
-        "--role",
-        role,
-        "--answers",
-        name,
-        "--json",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=REPO_ROOT,
+    """One candidate's answers through the scoring API (what `chatbot evaluate` runs);
+    (report, error): a failed evaluation is a result to count, not a crash."""
+    ctx = TurnContext(
+        conversation_id=0,
+        llm=scorer.llm,
+        prompts=scorer.prompts,
+        history=(),
+        user=UserRef(Platform.CONSOLE, "quality", "Candidate"),
+        max_tokens=scorer.settings.llm_max_tokens,
+        evaluation_samples=scorer.settings.evaluation_samples,
     )
-    stdout, stderr = await process.communicate()
-    if process.returncode != 0:
-        return None, f"exit {process.returncode}: {stderr.decode(errors='replace')[-500:]}"
+    given = [Answer(question_id=qid, text=text) for qid, text in answers.items()]
     try:
-        return EvaluationReport.from_stored(json.loads(stdout)), ""
-    except (json.JSONDecodeError, ValidationError) as exc:
-        return None, f"not an EvaluationReport: {exc}"[:500]
+        scored = await scoring.evaluate(
+            ctx,
+            scorer.prompts.roles[role],
+            given,
+            samples=scorer.settings.evaluation_samples,
+        )
+    except LLMError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    # the stored form, read back as every consumer reads it
+    return EvaluationReport.from_stored(scored.report.to_data()), ""
+
+
+@dataclass
+class Scorer:
+    settings: Settings
+    llm: OpenAICompatibleLLM
+    prompts: PromptLibrary
 
 
 async def run_quality(
@@ -124,8 +127,8 @@ async def run_quality(
     limit = asyncio.Semaphore(max(1, concurrency))
     root = settings.llm_base_url.rstrip("/").removesuffix("/v1")
     before = prefix_cache_counters(root)
-
-    with tempfile.TemporaryDirectory(prefix="bot-quality-") as folder:
+    scorer = Scorer(settings, build_llm(settings), PromptLibrary(settings.prompts_dir))
+    try:
 
         async def one(role: str, lang: str, answer_set: str, run: int) -> Evaluated:
             texts = {
@@ -135,8 +138,14 @@ async def run_quality(
             }
             async with limit:
                 started = time.perf_counter()
-                report, error = await evaluate(settings, role, texts, Path(folder))
+                report, error = await evaluate(scorer, role, texts)
                 seconds = time.perf_counter() - started
+            status = "ok" if report is not None else "FAILED"
+            print(
+                f"  {role}/{lang}/{answer_set}#{run}: {status} in {seconds:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             return Evaluated(role, lang, answer_set, run, texts, report, seconds, error)
 
         results = await asyncio.gather(
@@ -148,6 +157,8 @@ async def run_quality(
                 for answer_set in SETS
             )
         )
+    finally:
+        await scorer.llm.close()
     after = prefix_cache_counters(root)
     ratio = None
     if before is not None and after is not None and after[1] > before[1]:
@@ -170,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         help="serve this local model with vLLM for the run (else BOT_LLM_BASE_URL)",
     )
     args = parser.parse_args(argv)
+    # `timeout` and CI stop with SIGTERM: unwind like Ctrl-C, so a local vLLM is stopped too
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ExitStack() as stack:
         settings = Settings()
         if args.local_model is not None:
