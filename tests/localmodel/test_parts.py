@@ -120,3 +120,26 @@ def test_serving_and_preparing_name_the_chosen_model(tmp_path: Path) -> None:
     assert qwen.prepare_command()[-2:] == ["--model", "qwen2.5-coder-1.5b"]
     default = LocalModelPaths.resolve(environ)
     assert default.model_dir == tmp_path / "smollm2-135m-instruct"  # unchanged default
+
+
+def test_the_model_commands_take_the_model_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli_model import model_app
+
+    venv, models = tmp_path / "venv", tmp_path / "models"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    (venv / ".installed").write_text("done")  # what install.sh writes last
+    (models / "qwen2.5-coder-1.5b-instruct").mkdir(parents=True)
+    (models / "qwen2.5-coder-1.5b-instruct" / ".prepared").write_text("{}")
+    monkeypatch.setenv("BOT_LOCAL_VLLM_VENV", str(venv))
+    monkeypatch.setenv("BOT_LOCAL_MODEL_DIR", str(models))
+    runner = CliRunner()
+    ready = runner.invoke(model_app, ["prepare", "--model", "qwen2.5-coder-1.5b"])
+    assert ready.exit_code == 0, ready.output
+    assert "qwen2.5-coder-1.5b-instruct" in ready.output
+    unknown = runner.invoke(model_app, ["serve", "--model", "llama-70b"])
+    assert unknown.exit_code == 2 and "smollm2, qwen2.5-coder-1.5b" in unknown.output
