@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.interview.report import EvaluationReport
+from bot.interview.state import InterviewState
 from bot.store.api import ConversationStatus, Store
 
 CATEGORIES = ("advance", "hold", "reject")
@@ -79,7 +80,7 @@ async def calibration(store: Store) -> list[RoleCalibration]:
         decided = DECISION_CATEGORY.get(decisions[-1].decision)
         if report.recommendation is None or decided is None:
             continue
-        role = report.role or str(conversation.state.get("role_id") or "?")
+        role = report.role or InterviewState.from_stored(conversation.state).role_id or "?"
         tables.setdefault(role, Counter())[(report.recommendation, decided)] += 1
     return [RoleCalibration(role, dict(tables[role])) for role in sorted(tables)]
 
