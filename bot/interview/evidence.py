@@ -25,11 +25,12 @@ def normalise(text: str) -> str:
 
 
 def is_verbatim(quote: str, texts: Sequence[str]) -> bool:
-    """Whether `quote` is in one of `texts` (normalised) and long enough to count."""
+    """Whether `quote` is in `texts` (normalised), one of them or running from one into the
+    next (an answer and its follow-up answer, as the model saw them), and long enough."""
     wanted = normalise(quote)
     if len(wanted.replace(" ", "")) < MIN_QUOTE_CHARS:
         return False
-    return any(wanted in normalise(text) for text in texts)
+    return wanted in normalise(" ".join(texts))
 
 
 def word_count(text: str) -> int:
