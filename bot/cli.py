@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import typer
 
 from bot.cli_admin import admin_app
+from bot.cli_evaluate import evaluate_app
 from bot.cli_model import model_app
 from bot.config import Settings, load_settings
 from bot.errors import BotError
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(admin_app)
+app.add_typer(evaluate_app)
 
 log = logging.getLogger("bot")
 
