@@ -9,6 +9,7 @@ prefix-cache hit ratio over the whole run.
     python -m tests.bench.quality_evidence [--runs 3] [--roles R ...] [--langs en zh]
         [--questions ID ...] [--concurrency 2] [--json FILE]
         [--local-model smollm2|qwen2.5-coder-1.5b]   # serve it here for the run, then stop it
+        [--budget-minutes M]   # report what finished by then
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import re
 import signal
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -121,6 +123,7 @@ async def run_quality(
     questions: Sequence[str] = (),
     concurrency: int = 2,
     answers_path: Path = ANSWERS,
+    budget_s: float | None = None,
 ) -> tuple[list[Evaluated], float | None]:
     """Every evaluation, and the prefix-cache hit ratio over them (None off vLLM)."""
     answers = load_answers(answers_path)
@@ -148,15 +151,25 @@ async def run_quality(
             )
             return Evaluated(role, lang, answer_set, run, texts, report, seconds, error)
 
-        results = await asyncio.gather(
-            *(
-                one(role, lang, answer_set, run)
-                for run in range(runs)
-                for role in roles
-                for lang in langs
-                for answer_set in SETS
+        # run by run, so that a budget cut leaves whole runs rather than scattered pieces
+        tasks = [
+            asyncio.create_task(one(role, lang, answer_set, run))
+            for run in range(runs)
+            for role in roles
+            for lang in langs
+            for answer_set in SETS
+        ]
+        done, pending = await asyncio.wait(tasks, timeout=budget_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            print(
+                f"quality: budget of {budget_s or 0:.0f} s spent: {len(done)} of {len(tasks)} "
+                "evaluations finished; the figures cover those only",
+                file=sys.stderr,
             )
-        )
+        results = [task.result() for task in tasks if task in done]
     finally:
         await scorer.llm.close()
     after = prefix_cache_counters(root)
@@ -175,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=2, help="evaluations at once")
     parser.add_argument("--json", type=Path, default=None, help="also write every result here")
     parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="stop after this long and report the evaluations finished by then",
+    )
+    parser.add_argument(
         "--local-model",
         choices=sorted(MODELS),
         default=None,
@@ -190,7 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             from tests.vllm_server import free_port
 
             port = free_port()
-            url = stack.enter_context(local_server("127.0.0.1", port, model=args.local_model))
+            log = Path(tempfile.gettempdir()) / f"quality-vllm-{args.local_model}-{port}.log"
+            url = stack.enter_context(
+                local_server("127.0.0.1", port, log_path=log, model=args.local_model)
+            )
             settings = settings.model_copy(
                 update={"llm_base_url": url, "llm_model": find_model(args.local_model).dir_name}
             )
@@ -208,6 +230,7 @@ def report_quality(settings: Settings, args: argparse.Namespace) -> int:
             args.runs,
             questions=args.questions,
             concurrency=args.concurrency,
+            budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
         )
     )
     elapsed = time.perf_counter() - started
