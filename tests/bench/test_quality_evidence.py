@@ -8,13 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bot.config import Settings
 from bot.interview.report import (
     CoveredPoint,
     EvaluationReport,
     ManipulationFlag,
     QuestionReport,
 )
-from bot.config import Settings
 from bot.prompts import PromptLibrary
 from tests.bench.quality_evidence import load_answers, prefix_cache_counters, run_quality
 from tests.bench.quality_evidence_figures import Evaluated, backed, figures
