@@ -2,8 +2,10 @@
 the hiring team sent an invitation after that interview began.
 
 An earlier interview counts once the candidate was past the consent step (they saw
-questions): one that finished, expired or was withdrawn mid-way. Declining consent, or a
-conversation replaced before any question, does not count. Every refusal is written to the
+questions): one that finished, expired, was withdrawn or restarted mid-way, or is still under
+way (a /start with other parameters would restart it). Declining consent, or a conversation
+replaced before any question, does not count. A /start with the same parameters during an
+interview never gets here: it is answered like /help (bot.starts). Every refusal is written to the
 audit log, which is where `/interview status` finds the recent attempts.
 """
 
@@ -21,7 +23,6 @@ log = logging.getLogger(__name__)
 
 INTERVIEW = "interview"
 RETAKE_REFUSED = "retake_refused"  # the audit event
-TAKEN = (ConversationStatus.FINISHED, ConversationStatus.EXPIRED, ConversationStatus.CANCELLED)
 # stages in which the candidate has not seen a question yet
 NOT_STARTED: tuple[Stage, ...] = ("choose_role", "consent")
 
@@ -55,7 +56,7 @@ class RetakePolicy:
         taken = [
             c
             for c in await self.store.list_conversations(
-                flow=INTERVIEW, statuses=TAKEN, user_id=user_id, since=since
+                flow=INTERVIEW, user_id=user_id, since=since
             )
             if _was_taken(c, role_id)
         ]

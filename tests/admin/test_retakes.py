@@ -106,3 +106,17 @@ async def test_a_zero_day_window_never_refuses(jobs_bot: Harness) -> None:
     year = RetakePolicy(jobs_bot.store, 365)
     previous = await year.previous_interview(user_id, ROLE)
     assert previous is not None and previous.id == first
+
+
+async def test_restarting_an_interview_under_way_with_other_parameters_is_refused(
+    jobs_bot: Harness,
+) -> None:
+    await jobs_bot.send(kind=InputKind.START, flow="interview", params={"role": ROLE})
+    await jobs_bot.send("accept", kind=InputKind.ACTION, action_id="consent", flow="interview")
+    under_way = await jobs_bot.store.active_conversation(jobs_bot.key)
+    assert under_way is not None
+    params = {"role": ROLE, "lang": "zh"}
+    await jobs_bot.send(kind=InputKind.START, flow="interview", params=params)
+    assert jobs_bot.seen.texts()[-1] == REFUSED_EN
+    still = await jobs_bot.store.active_conversation(jobs_bot.key)
+    assert still is not None and still.id == under_way.id  # the progress is kept
