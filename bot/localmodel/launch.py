@@ -61,6 +61,7 @@ def local_server(
     port: int = 8000,
     log_path: Path | None = None,
     model: str = DEFAULT_MODEL,
+    start_timeout_s: float = 300.0,
 ) -> Iterator[str]:
     """Serve the prepared model for the duration of the block; yields the base URL."""
     paths = LocalModelPaths.resolve(model=model)
@@ -70,7 +71,7 @@ def local_server(
     base_url = f"http://{host}:{port}/v1"
     try:
         print(f"Starting vLLM on {base_url} (log: {log_file}) ...", file=sys.stderr, flush=True)
-        wait_healthy(base_url, 300, proc=process, log_path=log_file)
+        wait_healthy(base_url, start_timeout_s, proc=process, log_path=log_file)
         print(f"vLLM serving {paths.model_dir.name} on {base_url}", file=sys.stderr, flush=True)
         yield base_url
     finally:

@@ -211,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             log = Path(tempfile.gettempdir()) / f"quality-vllm-{args.local_model}-{port}.log"
             url = stack.enter_context(
-                local_server("127.0.0.1", port, log_path=log, model=args.local_model)
+                # a busy machine can take many minutes to start vLLM
+                local_server(
+                    "127.0.0.1", port, log_path=log, model=args.local_model, start_timeout_s=1200
+                )
             )
             settings = settings.model_copy(
                 update={"llm_base_url": url, "llm_model": find_model(args.local_model).dir_name}
