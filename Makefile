@@ -50,10 +50,12 @@ bench-scale: $(STAMP)
 	    --conversations $${run%%:*} --turns $${run##*:} || exit 1; done; done
 	$(BIN)/python -m tests.bench scale --database postgres --conversations 1000 --turns 1 --workers 2
 
-# Simulated strong, weak and manipulative candidates through the real interview flow,
-# against BOT_LLM_BASE_URL (point it at your own Qwen2.5-7B-Instruct or gpt-oss-20b).
+# Known strong, weak and manipulative answers (both roles, en and zh) through
+# `chatbot evaluate`, against BOT_LLM_BASE_URL (your own Qwen2.5-7B-Instruct or gpt-oss-20b),
+# or QUALITY_ARGS="--local-model qwen2.5-coder-1.5b" to serve the local judge for the run.
+# `python -m tests.bench quality` still runs whole simulated interviews through the flow.
 quality: $(STAMP)
-	$(BIN)/python -m tests.bench quality $(QUALITY_ARGS)
+	$(BIN)/python -m tests.bench.quality_evidence $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

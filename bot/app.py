@@ -16,9 +16,9 @@ from bot.engine import Engine, EngineOptions
 from bot.errors import BotError, ConfigError
 from bot.export import export_user_data
 from bot.flows.base import FlowRegistry
-from bot.flows.interview import InterviewFlow
 from bot.flows.support import SupportFlow
 from bot.http import HttpServer
+from bot.interview.flow import InterviewFlow
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
 from bot.llm.queue import FairQueue, QueuedLLM
@@ -102,6 +102,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
                 temperature=settings.llm_temperature,
                 retry_interval_s=retry_interval_s,
                 require_invitation=settings.telegram_require_invitation,
+                retake_after_days=settings.retake_after_days,
                 evaluation_samples=settings.evaluation_samples,
                 retention_days=settings.retention_days,
                 rate_limit_per_minute=settings.rate_limit_per_minute,
@@ -160,7 +161,7 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
         adapters.append(TelegramAdapter(settings, built.engine))
     if settings.slack_bot_token is not None:
         from adapters.slack import SlackAdapter
-        from bot.hiring import HiringDesk
+        from bot.interview.desk import HiringDesk
 
         hiring = HiringDesk(built.store, built.prompts)
         adapters.append(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import typer
 
 from bot.cli_admin import admin_app
+from bot.cli_evaluate import evaluate_app
 from bot.cli_kb_report import register_report
 from bot.cli_model import model_app
 from bot.config import Settings, load_settings
@@ -26,6 +27,7 @@ app.add_typer(admin_app)
 kb_app = typer.Typer(help="The help desk's knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 register_report(kb_app)  # `chatbot kb report`; index and search come with bot.knowledge
+app.add_typer(evaluate_app)
 
 log = logging.getLogger("bot")
 

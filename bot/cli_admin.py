@@ -125,6 +125,35 @@ def export_interviews_command(
         typer.echo(f"Exported to {output}.", err=True)
 
 
+@admin_app.command("calibration")
+def calibration_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Per role, how often the recommendation agreed with the hiring manager's decision:
+    the confusion table and Cohen's kappa."""
+    from bot.interview.calibration import calibration, format_calibration
+
+    settings = _settings()
+    roles = _with_store(settings, calibration)
+    if not as_json:
+        typer.echo(format_calibration(roles), nl=False)
+        return
+    rows = [
+        {
+            "role": entry.role,
+            "decided": entry.decided,
+            "agreed": entry.agreed,
+            "kappa": entry.kappa,
+            "table": [
+                {"recommendation": rec, "decision": dec, "count": count}
+                for (rec, dec), count in sorted(entry.table.items())
+            ],
+        }
+        for entry in roles
+    ]
+    typer.echo(json.dumps(rows, indent=2))
+
+
 @admin_app.command("audit")
 def audit(
     limit: Annotated[int, typer.Option(min=1, help="how many entries, newest first")] = 50,

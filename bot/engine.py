@@ -77,6 +77,7 @@ class EngineOptions:
     temperature: float = 0.3
     retry_interval_s: float = 5.0  # how often saved messages are retried during an outage
     require_invitation: bool = False
+    retake_after_days: int = 180  # one interview per candidate and role within this window
     evaluation_samples: int = 1
     retention_days: int = 180
     first_delivery_retry_s: float = 2.0  # an undelivered reply: tried again after this, doubling
@@ -117,6 +118,7 @@ class Engine:
             prompts,
             self.options.require_invitation,
             self.options.support_idle_hours,
+            retake_after_days=self.options.retake_after_days,
         )
         self._rate_limit = RateLimiter(self.options.rate_limit_per_minute)
         self.backend_up = True

@@ -4,14 +4,14 @@ hiring teams (`chatbot export interviews`). Every export is written to the audit
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from bot.export_render import render_interviews
+from bot.interview.report import EvaluationReport, QuestionReport
+from bot.interview.state import InterviewState
 from bot.store.admin_queries import conversations_of, messages_of
 from bot.store.api import ConversationRecord, ConversationStatus, EvaluationRecord, Store
 from bot.store.sql import SqlStore
@@ -19,6 +19,7 @@ from bot.store.sql import SqlStore
 ExportFormat = Literal["json", "csv", "md"]
 FORMATS: tuple[ExportFormat, ...] = ("json", "csv", "md")
 EXPORT_EVENT = "export"
+__all__ = ["FORMATS", "ExportFormat", "InterviewRow", "render_interviews"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -109,11 +110,16 @@ class InterviewRow:
     evaluation: str  # "ok" | "failed" | "" (none yet)
     recommendation: str
     average_score: float | None
-    competency_scores: dict[str, float] = field(default_factory=dict)
+    competency_scores: dict[str, float | None] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     follow_ups: int = 0
     decision: str = ""
     decided_at: str | None = None
+    recommendation_reason: str = ""
+    scoring: str = ""  # "evidence-v2", or "holistic-v1" for evaluations stored before it
+    # per question: score, covered points with their quotes, missed points, flags with
+    # their excerpts, the follow-ups asked (the evaluation report's own model)
+    questions: tuple[QuestionReport, ...] = ()
 
 
 def _chosen_evaluation(evaluations: Sequence[EvaluationRecord]) -> EvaluationRecord | None:
@@ -130,42 +136,52 @@ def _minutes(started: datetime | None, finished: datetime | None) -> float | Non
 
 
 async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
-    state = conversation.state
+    state = InterviewState.from_stored(conversation.state)
     candidate, platform = "", conversation.key.platform.value
     if conversation.user_id is not None:
         user = await store.get_user(conversation.user_id)
         candidate = user.display_name or user.platform_user_id
-    started = _parse(state.get("started_at")) or conversation.created_at
-    finished = _parse(state.get("finished_at"))
+    started = state.started_at or conversation.created_at
+    finished = state.finished_at
     if finished is None and conversation.status is not ConversationStatus.ACTIVE:
         finished = conversation.updated_at
     evaluation = _chosen_evaluation(await store.evaluations_for(conversation.id))
-    data = evaluation.data if evaluation is not None and evaluation.status == "ok" else {}
+    ok = evaluation is not None and evaluation.status == "ok"
+    report = (
+        EvaluationReport.from_stored(
+            evaluation.data,
+            model=evaluation.model,
+            prompt_version=evaluation.prompt_version,
+            role_version=evaluation.role_version,
+        )
+        if evaluation is not None and ok
+        else EvaluationReport()
+    )
     decisions = await store.decisions(evaluation.id) if evaluation is not None else []
-    follow_ups = state.get("follow_ups") or {}
+    asked = sum(len(q.follow_ups) for q in report.questions)
+    duration = report.duration_minutes
     return InterviewRow(
         conversation_id=conversation.id,
         candidate=candidate,
         platform=platform,
-        role=str(state.get("role_id") or ""),
+        role=state.role_id or report.role or "",
         status=conversation.status.value,
-        stage=str(state.get("stage") or ""),
+        stage=state.stage,
         started_at=_iso(started),
         finished_at=_iso(finished),
-        duration_minutes=data.get("duration_minutes", _minutes(started, finished)),
+        duration_minutes=duration if duration is not None else _minutes(started, finished),
         evaluation=evaluation.status if evaluation is not None else "",
-        recommendation=str(data.get("recommendation", "")),
-        average_score=data.get("average_score"),
-        competency_scores={c["id"]: c["score"] for c in data.get("competencies", [])},
-        flags=list(data.get("flags", [])),
-        follow_ups=int(data.get("follow_ups", sum(follow_ups.values()))),
+        recommendation=report.recommendation or "",
+        average_score=report.average_score,
+        competency_scores=report.competency_scores(),
+        flags=list(report.flags),
+        follow_ups=report.follow_ups or asked or sum(state.follow_ups.values()),
         decision=decisions[-1].decision if decisions else "",
         decided_at=_iso(decisions[-1].decided_at) if decisions else None,
+        recommendation_reason=report.recommendation_reason,
+        scoring=report.scoring if evaluation is not None and evaluation.status == "ok" else "",
+        questions=tuple(report.questions),
     )
-
-
-def _parse(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 async def interview_rows(store: Store) -> list[InterviewRow]:
@@ -183,50 +199,3 @@ async def export_interviews(store: Store, fmt: ExportFormat, actor: str) -> str:
     details = {"what": "interviews", "format": fmt, "rows": len(rows)}
     await store.audit(EXPORT_EVENT, actor, "interviews", details)
     return rendered
-
-
-def render_interviews(rows: Sequence[InterviewRow], fmt: ExportFormat) -> str:
-    if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
-    flat = [_flat(r) for r in rows]
-    columns = list(_flat_columns())
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: _csv_safe(v) for k, v in row.items()} for row in flat)
-        return out.getvalue()
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_md_cell(row[c]) for c in columns) + " |" for row in flat]
-    return "\n".join(lines) + "\n"
-
-
-def _flat_columns() -> list[str]:
-    return list(InterviewRow.__dataclass_fields__)
-
-
-def _flat(row: InterviewRow) -> dict[str, str]:
-    """Text cells: scores as `id=score; ...`, flags as `a; b`, nothing as empty."""
-    values = asdict(row)
-    values["competency_scores"] = "; ".join(f"{k}={v}" for k, v in row.competency_scores.items())
-    values["flags"] = "; ".join(row.flags)
-    return {k: "" if v is None else str(v) for k, v in values.items()}
-
-
-def _csv_safe(value: str) -> str:
-    """A candidate's name like `=HYPERLINK(...)` must not become a spreadsheet formula."""
-    if value[:1] in ("=", "+", "@", "\t", "\r") or (value[:1] == "-" and not _is_number(value)):
-        return "'" + value
-    return value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _md_cell(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

@@ -10,8 +10,9 @@ from bot.errors import UserFacingError
 from bot.flows.base import FlowRegistry
 from bot.flows.reply import detect_lang
 from bot.prompts import PromptLibrary
+from bot.retakes import INTERVIEW, RetakePolicy
 from bot.sessions import support_session_over
-from bot.store.api import ConversationRecord, Store
+from bot.store.api import ConversationRecord, InvitationRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,12 @@ class ConversationStarter:
         prompts: PromptLibrary,
         require_invitation: bool,
         support_idle_hours: float = 0.0,
+        retake_after_days: int = 180,
     ) -> None:
         self.store, self.flows, self.prompts = store, flows, prompts
         self.require_invitation = require_invitation
         self.support_idle_hours = support_idle_hours
+        self.retakes = RetakePolicy(store, retake_after_days)
 
     async def for_incoming(
         self, incoming: Incoming, user_id: int
@@ -69,13 +72,23 @@ class ConversationStarter:
             raise UserFacingError("internal_error", f"unknown flow {start.flow!r}")
         params = dict(start.params)
         token = params.pop("invitation", "")
+        invitation: InvitationRecord | None = None
         if token:
             invitation = await self.store.use_invitation(token, user_id)
             if invitation is None:
                 raise UserFacingError("invitation_invalid", "unknown or used invitation")
             params["role"] = invitation.role
-        elif start.flow == "interview" and self.require_invitation:
+        elif start.flow == INTERVIEW and self.require_invitation:
             raise UserFacingError("invitation_required", "interview without invitation")
+        role_id = params.get("role")
+        # A role picked later from the menu is checked by the flow, not here.
+        if start.flow == INTERVIEW and role_id:
+            refused = await self.retakes.refusal(user_id, str(role_id), invitation)
+            if refused is not None:
+                raise UserFacingError(
+                    "interview_retake_refused",
+                    f"interview {refused.previous_conversation_id} for {role_id} is recent",
+                )
         return FlowStart(start.flow, params)
 
     async def _create(

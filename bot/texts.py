@@ -171,6 +171,26 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Could you walk me through what you would do first, and why?",
         "zh": "能否具体说说您首先会做什么，为什么？",
     },
+    # `chatbot evaluate` (bot/cli_evaluate.py), read by the hiring team in a terminal
+    "evaluate_question": {"en": "Question {id}: score {score}", "zh": "问题 {id}：得分 {score}"},
+    "evaluate_covered": {
+        "en": '  covered: {point} \u2014 "{quote}"',
+        "zh": "  已覆盖：{point} \u2014 “{quote}”",
+    },
+    "evaluate_missed": {"en": "  missed: {point}", "zh": "  未覆盖：{point}"},
+    "evaluate_flag": {
+        "en": '  flagged ({source}): "{excerpt}"',
+        "zh": "  已标记（{source}）：“{excerpt}”",
+    },
+    "evaluate_competencies": {"en": "Competencies: {scores}", "zh": "各项能力：{scores}"},
+    "evaluate_recommendation": {
+        "en": "Recommendation (advice for a person to decide): {recommendation}. Why: {reason}",
+        "zh": "建议（仅供参考，由人来决定）：{recommendation}。理由：{reason}",
+    },
+    "evaluate_failed": {
+        "en": "The evaluation failed ({kind}); nothing was stored. The log has the details.",
+        "zh": "评估失败（{kind}），未保存任何内容。详情见日志。",
+    },
     "interview_ack": {"en": "Thank you.", "zh": "谢谢。"},
     "interview_progress": {"en": "Question {n} of {total}:", "zh": "第 {n} 题（共 {total} 题）："},
     "interview_last_answer": {
@@ -241,6 +261,13 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "hiring team for a new one.",
         "zh": "该邀请链接无效或已被使用，请向招聘团队索取新的链接。",
     },
+    "interview_retake_refused": {
+        "en": "Thank you for your interest! You have already taken this interview recently, "
+        "so we cannot start it again for now. The hiring team has your answers; if they would "
+        "like you to take it again, they will send you a new invitation.",
+        "zh": "感谢您的关注！您最近已经参加过这个职位的面试，所以暂时无法重新开始。"
+        "招聘团队已经收到您的回答；如果需要您再次面试，他们会向您发送新的邀请。",
+    },
     "invitation_required": {
         "en": "Interviews start from an invitation link sent by the hiring team.",
         "zh": "面试需要通过招聘团队发送的邀请链接开始。",
@@ -302,6 +329,25 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     "hiring_evidence": {"en": "Evidence (verbatim):", "zh": "证据（原文）："},
     "hiring_no_evidence": {"en": "No verified quote.", "zh": "没有经过核实的引文。"},
+    "hiring_question_title": {
+        "en": "*{question}*: {score}",
+        "zh": "*{question}*：{score}",
+    },
+    "hiring_question_not_scored": {"en": "not scored", "zh": "未评分"},
+    "hiring_covered": {"en": ":white_check_mark: {point}", "zh": ":white_check_mark: {point}"},
+    "hiring_missed": {"en": ":x: Missed: {points}", "zh": ":x: 未涉及：{points}"},
+    "hiring_question_flag": {
+        "en": ":warning: Addressed to the grader ({family}), removed before scoring:",
+        "zh": ":warning: 针对评分者的内容（{family}），评分前已移除：",
+    },
+    "hiring_follow_up_asked": {
+        "en": ":leftwards_arrow_with_hook: Follow-up: {question}",
+        "zh": ":leftwards_arrow_with_hook: 追问：{question}",
+    },
+    "hiring_adjustment": {
+        "en": "Adjusted {delta} for:",
+        "zh": "调整 {delta}，依据：",
+    },
     "hiring_question_line": {
         "en": "*{question}* ({score} / 5): {rationale}",
         "zh": "*{question}*（{score} / 5）：{rationale}",
@@ -389,6 +435,14 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     "hiring_status_in_progress": {"en": "*In progress*", "zh": "*进行中*"},
     "hiring_status_awaiting": {"en": "*Awaiting a decision*", "zh": "*等待决定*"},
     "hiring_status_failed": {"en": "evaluation failed", "zh": "评估失败"},
+    "hiring_status_retakes": {
+        "en": "*Retake attempts refused (last 30 days)*",
+        "zh": "*已拒绝的重复面试尝试（最近 30 天）*",
+    },
+    "hiring_status_retake_line": {
+        "en": "retake refused, allowed from {allowed} or with a new invitation",
+        "zh": "已拒绝重复面试，可于 {allowed} 之后或凭新邀请重新面试",
+    },
     "conversation_closed": {
         "en": "This conversation has ended. Start a new one with /start.",
         "zh": "本次对话已结束。发送 /start 开始新的对话。",

@@ -25,7 +25,7 @@ from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from bot.commands import ACTION_RETRY_EVALUATION
 from bot.config import Settings
 from bot.domain import Incoming, InputKind, Platform, UserRef
-from bot.hiring import FAILED_STAGE, HiringDesk, StatusRow, UnknownRole
+from bot.interview.desk import FAILED_STAGE, HiringDesk, StatusRow, UnknownRole
 from bot.ports import (
     ConversationEnded,
     DomainEvent,
@@ -33,6 +33,7 @@ from bot.ports import (
     EvaluationStored,
     HandoffRequested,
 )
+from bot.retakes import RetakeAttempt, RetakePolicy
 from bot.store.api import ConversationStatus
 from bot.texts import text
 
@@ -87,7 +88,7 @@ class HiringChannel:
     async def _about(self, conversation_id: int, key: str) -> str:
         conversation = await self.desk.conversation(conversation_id)
         candidate = await self.desk.candidate_name(conversation)
-        role = self.desk.role_title(str(conversation.state.get("role_id") or ""))
+        role = self.desk.role_title(self.desk.state_of(conversation).role_id or "")
         return text(key, candidate=rb.escape(candidate), role=rb.escape(role))
 
     async def _post(self, message: rb.SlackMessage, thread_ts: str | None = None) -> str:
@@ -172,7 +173,7 @@ class HiringChannel:
         title = text(
             "hiring_transcript_title",
             candidate=await self.desk.candidate_name(conversation),
-            role=self.desk.role_title(str(conversation.state.get("role_id") or "")),
+            role=self.desk.role_title(self.desk.state_of(conversation).role_id or ""),
         )
         turns = await self.desk.transcript(conversation_id, requested_by=user)
         if not turns:
@@ -207,7 +208,7 @@ class HiringChannel:
         conversation = await self.desk.conversation(conversation_id)
         waiting = (
             conversation.status is ConversationStatus.ACTIVE
-            and conversation.state.get("stage") == FAILED_STAGE
+            and self.desk.state_of(conversation).stage == FAILED_STAGE
         )
         if not waiting:  # submitting now would answer the candidate, not retry anything
             await self._ephemeral(channel, user, text("hiring_nothing_to_retry"), thread_ts)
@@ -261,7 +262,10 @@ class HiringChannel:
         if verb == "invite" and len(words) >= 2:
             answer = await self._invite(words[1], " ".join(words[2:]), user)
         elif verb == "status":
+            policy = RetakePolicy(self.desk.store, self.settings.retake_after_days)
             answer = _status_text(await self.desk.status())
+            if retakes := await policy.recent_attempts():
+                answer += "\n" + self._retakes_text(retakes)
         else:
             answer = text("hiring_command_usage", roles=self._roles())
         for part in split_text(answer, FALLBACK_PART_CHARS):
@@ -285,6 +289,17 @@ class HiringChannel:
             candidate=f" ({rb.escape(candidate)})" if candidate else "",
             link=link,
         )
+
+    def _retakes_text(self, attempts: list[RetakeAttempt]) -> str:
+        lines = [text("hiring_status_retakes")]
+        for attempt in attempts:
+            role = self.desk.role_title(attempt.role_id)
+            refused = text("hiring_status_retake_line", allowed=rb.slack_time(attempt.allowed_from))
+            lines.append(
+                f"• {rb.escape(attempt.candidate)} · {rb.escape(role)} · {refused}"
+                f" · {rb.slack_time(attempt.at)}"
+            )
+        return "\n".join(lines)
 
     def _roles(self) -> str:
         return ", ".join(f"`{role_id}`" for role_id in sorted(self.desk.prompts.roles))

@@ -1,6 +1,6 @@
 """Block Kit for the hiring channel: interview reports, notices and their buttons.
 
-Pure functions over `bot.hiring` views. Slack refuses a message over its limits (50
+Pure functions over `bot.interview.desk` views. Slack refuses a message over its limits (50
 blocks, 3,000 characters per section text, 150 per header, 75 per button label), so long
 text is cut into several sections and whatever does not fit in the report's message goes
 into its thread. Candidate and model text is escaped: an answer holding `<!channel>` must
@@ -10,21 +10,39 @@ not ping anybody.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from adapters.slack.splitting import split_text
-from bot.hiring import CompetencyView, InterviewReport, QuestionView
+from adapters.slack.block_kit import (
+    BUTTON_MAX_CHARS,
+    CONTEXT_MAX_CHARS,
+    HEADER_MAX_CHARS,
+    MAX_BLOCKS,
+    SECTION_MAX_CHARS,
+    Block,
+    button,
+    clip,
+    context,
+    escape,
+    header,
+    score_text,
+    sections,
+    slack_time,
+)
+from adapters.slack.report_questions import question_details
+from bot.interview.desk import CompetencyView, InterviewReport, QuestionView
 from bot.store.api import DecisionRecord
 from bot.texts import text
 
-Block = dict[str, Any]
+__all__ = [
+    "BUTTON_MAX_CHARS",
+    "CONTEXT_MAX_CHARS",
+    "HEADER_MAX_CHARS",
+    "SECTION_MAX_CHARS",
+    "button",
+    "escape",
+    "header",
+    "slack_time",
+]
 
-MAX_BLOCKS = 50
-SECTION_MAX_CHARS = 3_000
-HEADER_MAX_CHARS = 150
-BUTTON_MAX_CHARS = 75
-CONTEXT_MAX_CHARS = 3_000
 FALLBACK_MAX_CHARS = 3_000  # the notification text beside the blocks
 EXCERPT_MAX_CHARS = 300  # one manipulation excerpt in the flags
 ACTION_PREFIX = "hiring:"
@@ -44,58 +62,6 @@ class SlackMessage:
 class ReportMessages:
     report: SlackMessage  # the message in the channel, with the buttons
     thread: list[SlackMessage] = field(default_factory=list)  # what did not fit in it
-
-
-def escape(raw: str) -> str:
-    """Slack's mrkdwn control characters, so that quoted text stays text."""
-    return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(raw: str, limit: int) -> str:
-    return raw if len(raw) <= limit else raw[: limit - 1] + "…"
-
-
-def sections(body: str) -> list[Block]:
-    """`body` (mrkdwn) as one or more section blocks under the per-section limit."""
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-        for part in split_text(body, SECTION_MAX_CHARS)
-        if part.strip()
-    ]
-
-
-def context(body: str) -> Block:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(body, CONTEXT_MAX_CHARS)}],
-    }
-
-
-def header(body: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(body, HEADER_MAX_CHARS)}}
-
-
-def button(label: str, action_id: str, value: str, style: str = "") -> Block:
-    element: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": clip(label, BUTTON_MAX_CHARS)},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        element["style"] = style
-    return element
-
-
-def slack_time(moment: datetime) -> str:
-    """A date Slack shows in the reader's time zone, UTC in the fallback."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    fallback = aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(aware.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
-def _score(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
 
 
 # ---- the report -------------------------------------------------------------------------
@@ -155,11 +121,11 @@ def recommendation_label(recommendation: str) -> str:
 
 def _facts(report: InterviewReport) -> str:
     duration = (
-        text("hiring_minutes", minutes=_score(report.duration_minutes))
+        text("hiring_minutes", minutes=score_text(report.duration_minutes))
         if report.duration_minutes is not None
         else text("hiring_unknown")
     )
-    average = _score(report.average_score) if report.average_score is not None else "?"
+    average = score_text(report.average_score) if report.average_score is not None else "?"
     return text(
         "hiring_facts",
         average=average,
@@ -183,7 +149,7 @@ def _recommendation(report: InterviewReport) -> str:
 def _summary(report: InterviewReport) -> list[Block]:
     lines = [text("hiring_scores_title")]
     lines += [
-        f"• *{escape(c.name)}*: {_score(c.score)} / 5{' :warning:' if c.disagreement else ''}"
+        f"• *{escape(c.name)}*: {score_text(c.score)} / 5{' :warning:' if c.disagreement else ''}"
         for c in report.competencies
     ]
     none = text("hiring_none")
@@ -218,6 +184,9 @@ def _flags(report: InterviewReport) -> str:
 
 
 def _details(report: InterviewReport) -> list[Block]:
+    evaluation = report.evaluation
+    if evaluation is not None and evaluation.scoring == "evidence-v2":
+        return question_details(report)
     blocks: list[Block] = []
     for competency in report.competencies:
         asked = [q for q in report.questions if q.competency == competency.id]
@@ -227,7 +196,7 @@ def _details(report: InterviewReport) -> list[Block]:
 
 def _competency_text(competency: CompetencyView, questions: list[QuestionView]) -> str:
     lines = [
-        f"*{escape(competency.name)}: {_score(competency.score)} / 5*",
+        f"*{escape(competency.name)}: {score_text(competency.score)} / 5*",
         escape(competency.rationale),
     ]
     if competency.evidence:
@@ -240,7 +209,7 @@ def _competency_text(competency: CompetencyView, questions: list[QuestionView]) 
             text(
                 "hiring_question_line",
                 question=escape(question.text or question.id),
-                score=_score(question.score),
+                score=score_text(question.score),
                 rationale=escape(question.rationale),
             )
         )

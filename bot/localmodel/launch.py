@@ -1,5 +1,5 @@
-"""The embedded default model for `chatbot model ...` and `chatbot run`: install, prepare,
-and serve SmolLM2-135M-Instruct on this machine's CPU with vLLM."""
+"""The embedded models for `chatbot model ...` and `chatbot run`: install, prepare, and serve
+SmolLM2-135M-Instruct (the default) or another catalog model on this machine's CPU with vLLM."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.localmodel.catalog import DEFAULT_MODEL
 from bot.localmodel.serve import (
     REPO_ROOT,
     LocalModelPaths,
@@ -56,17 +57,21 @@ def is_loopback(base_url: str) -> bool:
 
 @contextmanager
 def local_server(
-    host: str = "127.0.0.1", port: int = 8000, log_path: Path | None = None
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_path: Path | None = None,
+    model: str = DEFAULT_MODEL,
+    start_timeout_s: float = 300.0,
 ) -> Iterator[str]:
     """Serve the prepared model for the duration of the block; yields the base URL."""
-    paths = LocalModelPaths.resolve()
+    paths = LocalModelPaths.resolve(model=model)
     ensure_prepared(paths)
     log_file = log_path or paths.model_cache / "vllm-server.log"
     process = start_server(paths, host, port, log_file)
     base_url = f"http://{host}:{port}/v1"
     try:
         print(f"Starting vLLM on {base_url} (log: {log_file}) ...", file=sys.stderr, flush=True)
-        wait_healthy(base_url, 300, proc=process, log_path=log_file)
+        wait_healthy(base_url, start_timeout_s, proc=process, log_path=log_file)
         print(f"vLLM serving {paths.model_dir.name} on {base_url}", file=sys.stderr, flush=True)
         yield base_url
     finally:

