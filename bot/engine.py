@@ -38,6 +38,7 @@ from bot.flows.base import (
     HistoryItem,
     TurnContext,
 )
+from bot.flows.reply import detect_lang
 from bot.inputs import REJECTED_KINDS, check_input
 from bot.llm.types import LLM
 from bot.locks import KeyedLocks
@@ -342,7 +343,10 @@ class Engine:
     async def _reject(self, conversation: ConversationRecord, message: MessageRecord) -> None:
         """Bad or rate-limited input: answered with a notice (a quiet one with none), stored
         as REJECTED in the same transaction, so it never enters a prompt."""
-        turn = TurnResult(conversation.id, str(conversation.state.get("lang", "en")))
+        lang = str(conversation.state.get("lang", "en"))
+        if not conversation.state.get("lang_chosen"):
+            lang = detect_lang(message.text) or lang  # refused in the language it was written
+        turn = TurnResult(conversation.id, lang)
         if message.kind != RATE_LIMITED_QUIET:
             notice = rejection(message.kind, turn.lang, self.options.max_input_chars)
             await self._runner.render(conversation.key, notice, turn)

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from adapters.slack import SlackAdapter, StreamTiming
 from bot.app import default_flows
 from bot.flows.base import Flow, FlowRegistry
-from bot.flows.interview import InterviewFlow
 from bot.http import HttpServer
+from bot.interview.flow import InterviewFlow
 from bot.pinned_answers import PinnedAnswers
 from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
