@@ -14,6 +14,7 @@ import typer
 
 from bot.cli_admin import admin_app
 from bot.cli_model import model_app
+from bot.cli_speech import transcribe, with_local_asr
 from bot.config import Settings, load_settings
 from bot.errors import BotError
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(admin_app)
+app.command("transcribe")(transcribe)
 
 log = logging.getLogger("bot")
 
@@ -56,6 +58,8 @@ def run(
     settings = _settings()
     with ExitStack() as stack:
         settings = _with_local_model(settings, stack, local_model)
+        if local_model:
+            settings = with_local_asr(settings, stack)
         _run_everything(settings)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_speech import prepare_asr_model, serve_asr_model
 from bot.localmodel.launch import ensure_prepared, local_server
 from bot.localmodel.serve import LocalModelPaths
 
@@ -15,8 +16,13 @@ model_app = typer.Typer(help="The embedded local model (vLLM on CPU).", no_args_
 
 
 @model_app.command("prepare")
-def prepare() -> None:
+def prepare(
+    asr: Annotated[bool, typer.Option("--asr", help="the Whisper ASR model instead")] = False,
+) -> None:
     """Install vLLM (CPU) and convert SmolLM2-135M-Instruct once; idempotent."""
+    if asr:
+        typer.echo(f"ASR model ready: {prepare_asr_model()}")
+        return
     path = ensure_prepared(LocalModelPaths.resolve())
     typer.echo(f"model ready: {path}")
 
@@ -24,9 +30,13 @@ def prepare() -> None:
 @model_app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(help="port to listen on (--asr: 8010)")] = 8000,
+    asr: Annotated[bool, typer.Option("--asr", help="serve Whisper ASR instead")] = False,
 ) -> None:
     """Serve the prepared model until Ctrl-C or SIGTERM."""
+    if asr:
+        serve_asr_model(host, 8010 if port == 8000 else port)
+        return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
