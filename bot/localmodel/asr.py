@@ -158,6 +158,8 @@ def local_asr_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _announced_url(process: subprocess.Popen[bytes], log_file: Path) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
-import zhconv
+from opencc import OpenCC
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -13,6 +14,11 @@ def has_han(text: str) -> bool:
     return HAN.search(text) is not None
 
 
+@cache
+def _converter() -> OpenCC:
+    return OpenCC("t2s")  # loads its dictionaries once
+
+
 def to_simplified(text: str) -> str:
-    converted: str = zhconv.convert(text, "zh-cn")
+    converted: str = _converter().convert(text)
     return converted
