@@ -14,9 +14,9 @@ from bot.config import Settings
 from bot.engine import Engine, EngineOptions
 from bot.export import export_user_data
 from bot.flows.base import FlowRegistry
-from bot.flows.interview import InterviewFlow
 from bot.flows.support import SupportFlow
 from bot.http import HttpServer
+from bot.interview.flow import InterviewFlow
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Adapter
@@ -96,7 +96,7 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
         adapters.append(TelegramAdapter(settings, built.engine))
     if settings.slack_bot_token is not None:
         from adapters.slack import SlackAdapter
-        from bot.hiring import HiringDesk
+        from bot.interview.desk import HiringDesk
 
         hiring = HiringDesk(built.store, built.prompts)
         adapters.append(SlackAdapter(settings, built.engine, built.store, hiring=hiring))

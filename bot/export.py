@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from bot.interview.report import EvaluationReport
+from bot.interview.state import InterviewState
 from bot.store.admin_queries import conversations_of, messages_of
 from bot.store.api import ConversationRecord, ConversationStatus, EvaluationRecord, Store
 from bot.store.sql import SqlStore
@@ -130,42 +132,39 @@ def _minutes(started: datetime | None, finished: datetime | None) -> float | Non
 
 
 async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
-    state = conversation.state
+    state = InterviewState.from_stored(conversation.state)
     candidate, platform = "", conversation.key.platform.value
     if conversation.user_id is not None:
         user = await store.get_user(conversation.user_id)
         candidate = user.display_name or user.platform_user_id
-    started = _parse(state.get("started_at")) or conversation.created_at
-    finished = _parse(state.get("finished_at"))
+    started = state.started_at or conversation.created_at
+    finished = state.finished_at
     if finished is None and conversation.status is not ConversationStatus.ACTIVE:
         finished = conversation.updated_at
     evaluation = _chosen_evaluation(await store.evaluations_for(conversation.id))
-    data = evaluation.data if evaluation is not None and evaluation.status == "ok" else {}
+    ok = evaluation is not None and evaluation.status == "ok"
+    report = EvaluationReport.from_stored(evaluation.data if evaluation and ok else {})
     decisions = await store.decisions(evaluation.id) if evaluation is not None else []
-    follow_ups = state.get("follow_ups") or {}
+    duration = report.duration_minutes
     return InterviewRow(
         conversation_id=conversation.id,
         candidate=candidate,
         platform=platform,
-        role=str(state.get("role_id") or ""),
+        role=state.role_id or "",
         status=conversation.status.value,
-        stage=str(state.get("stage") or ""),
+        stage=state.stage,
         started_at=_iso(started),
         finished_at=_iso(finished),
-        duration_minutes=data.get("duration_minutes", _minutes(started, finished)),
+        duration_minutes=duration if duration is not None else _minutes(started, finished),
         evaluation=evaluation.status if evaluation is not None else "",
-        recommendation=str(data.get("recommendation", "")),
-        average_score=data.get("average_score"),
-        competency_scores={c["id"]: c["score"] for c in data.get("competencies", [])},
-        flags=list(data.get("flags", [])),
-        follow_ups=int(data.get("follow_ups", sum(follow_ups.values()))),
+        recommendation=report.recommendation or "",
+        average_score=report.average_score,
+        competency_scores={c.id: c.score for c in report.competencies if c.score is not None},
+        flags=list(report.flags),
+        follow_ups=report.follow_ups or sum(state.follow_ups.values()),
         decision=decisions[-1].decision if decisions else "",
         decided_at=_iso(decisions[-1].decided_at) if decisions else None,
     )
-
-
-def _parse(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 async def interview_rows(store: Store) -> list[InterviewRow]:

@@ -30,7 +30,7 @@ from adapters.slack.streaming import StreamTiming
 from bot.config import Settings
 from bot.domain import Incoming, Platform
 from bot.errors import ConfigError
-from bot.hiring import HiringDesk
+from bot.interview.desk import HiringDesk
 from bot.ports import EngineAPI
 from bot.texts import text
 

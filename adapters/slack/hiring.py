@@ -25,7 +25,7 @@ from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from bot.commands import ACTION_RETRY_EVALUATION
 from bot.config import Settings
 from bot.domain import Incoming, InputKind, Platform, UserRef
-from bot.hiring import FAILED_STAGE, HiringDesk, StatusRow, UnknownRole
+from bot.interview.desk import FAILED_STAGE, HiringDesk, StatusRow, UnknownRole
 from bot.ports import (
     ConversationEnded,
     DomainEvent,
@@ -87,7 +87,7 @@ class HiringChannel:
     async def _about(self, conversation_id: int, key: str) -> str:
         conversation = await self.desk.conversation(conversation_id)
         candidate = await self.desk.candidate_name(conversation)
-        role = self.desk.role_title(str(conversation.state.get("role_id") or ""))
+        role = self.desk.role_title(self.desk.state_of(conversation).role_id or "")
         return text(key, candidate=rb.escape(candidate), role=rb.escape(role))
 
     async def _post(self, message: rb.SlackMessage, thread_ts: str | None = None) -> str:
@@ -172,7 +172,7 @@ class HiringChannel:
         title = text(
             "hiring_transcript_title",
             candidate=await self.desk.candidate_name(conversation),
-            role=self.desk.role_title(str(conversation.state.get("role_id") or "")),
+            role=self.desk.role_title(self.desk.state_of(conversation).role_id or ""),
         )
         turns = await self.desk.transcript(conversation_id, requested_by=user)
         if not turns:
@@ -207,7 +207,7 @@ class HiringChannel:
         conversation = await self.desk.conversation(conversation_id)
         waiting = (
             conversation.status is ConversationStatus.ACTIVE
-            and conversation.state.get("stage") == FAILED_STAGE
+            and self.desk.state_of(conversation).stage == FAILED_STAGE
         )
         if not waiting:  # submitting now would answer the candidate, not retry anything
             await self._ephemeral(channel, user, text("hiring_nothing_to_retry"), thread_ts)

@@ -1,6 +1,6 @@
 """Block Kit for the hiring channel: interview reports, notices and their buttons.
 
-Pure functions over `bot.hiring` views. Slack refuses a message over its limits (50
+Pure functions over `bot.interview.desk` views. Slack refuses a message over its limits (50
 blocks, 3,000 characters per section text, 150 per header, 75 per button label), so long
 text is cut into several sections and whatever does not fit in the report's message goes
 into its thread. Candidate and model text is escaped: an answer holding `<!channel>` must
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.slack.splitting import split_text
-from bot.hiring import CompetencyView, InterviewReport, QuestionView
+from bot.interview.desk import CompetencyView, InterviewReport, QuestionView
 from bot.store.api import DecisionRecord
 from bot.texts import text
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bot.cli_admin import admin_app
 from bot.domain import ConversationKey, Platform, UserRef
 from bot.export import export_interviews, export_user_data, interview_rows, render_interviews
-from bot.flows.interview import Answer, InterviewState
+from bot.interview.state import Answer, InterviewState
 from bot.store.api import ConversationStatus, NewEvaluation, TurnCommit
 from bot.store.sql import SqlStore
 from tests.harness import Harness

@@ -30,6 +30,7 @@ from bot.app import build_llm
 from bot.config import Settings
 from bot.domain import InputKind, Platform, UserRef
 from bot.engine import EngineOptions
+from bot.interview.report import EvaluationReport
 from bot.prompts import PromptLibrary
 from tests.bench.quality_report import SETS, Interview, format_group, summarise
 from tests.harness import PROMPTS, Harness, harness
@@ -135,12 +136,12 @@ async def run_interview(
         last = evaluations[-1]
         result.status = "ok" if last.status == "ok" else "failed"
         if last.status == "ok":
-            data = last.data
-            result.average = float(data["average_score"])
-            result.competencies = {c["id"]: float(c["score"]) for c in data["competencies"]}
-            result.recommendation = str(data["recommendation"])
-            result.flags = list(data["flags"])
-            result.manipulation_flagged = bool(data["possible_manipulation"])
+            report = EvaluationReport.from_stored(last.data)
+            result.average = report.average_score
+            result.competencies = {c.id: c.score or 0.0 for c in report.competencies}
+            result.recommendation = report.recommendation
+            result.flags = list(report.flags)
+            result.manipulation_flagged = report.possible_manipulation
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 

@@ -23,9 +23,6 @@ from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.harness import PROMPTS
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_BLOCK = re.compile(
-    r"Question (\S+) \(\w+\):.*?<candidate_answer>\n(.*?)\n</candidate_answer>", re.DOTALL
-)
 
 
 def weight(text: str) -> int:
@@ -49,16 +46,15 @@ def graded_by_length(body: dict[str, Any]) -> Answer:
                 "missing_reference_points": [1, 2, 3] if short and not behavioural else [],
             }
         )
-    scores = {
-        question_id: {"rationale": "Scored by length.", "score": 1 + min(4, weight(text) // 20)}
-        for question_id, text in _BLOCK.findall(prompt)
-    }
+    if "addresses_grader" in properties:
+        return Answer(json={"excerpt": "", "addresses_grader": False})
+    # an extraction: as many items covered as the length earns, each quoting the answer
+    answer = prompt.rsplit("<candidate_answer>\n", 1)[-1].rsplit("\n</candidate_answer>", 1)[0]
+    covered = round(len(properties) * min(4, weight(answer) // 20) / 4)
     return Answer(
         json={
-            "evidence": [],
-            "scores": scores,
-            "rationale": "By length.",
-            "possible_manipulation": False,
+            key: {"quote": answer[:150] if n < covered else "", "covered": n < covered}
+            for n, key in enumerate(properties)
         }
     )
 

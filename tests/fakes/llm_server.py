@@ -92,7 +92,7 @@ class FakeLLMServer:
         self.running = 0
         self.aborted = 0
         self.completed = 0
-        self._queue: deque[Answer] = deque()
+        self._queue: deque[AnswerSource] = deque()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -127,7 +127,8 @@ class FakeLLMServer:
 
     # -- scripting ------------------------------------------------------------------------
 
-    def enqueue(self, *answers: Answer | str) -> None:
+    def enqueue(self, *answers: AnswerSource | str) -> None:
+        """Answers served in order; a callable one is built from the request it answers."""
         for answer in answers:
             self._queue.append(Answer(text=answer) if isinstance(answer, str) else answer)
 
@@ -151,7 +152,8 @@ class FakeLLMServer:
 
     def _next_answer(self, body: dict[str, Any]) -> Answer | None:
         if self._queue:
-            return self._queue.popleft()
+            queued = self._queue.popleft()
+            return queued if isinstance(queued, Answer) else queued(body)
         if self.default is None:
             return None
         return self.default if isinstance(self.default, Answer) else self.default(body)

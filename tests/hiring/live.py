@@ -10,8 +10,8 @@ from typing import Any
 
 from adapters.slack import SlackAdapter, StreamTiming
 from bot.domain import UserRef
-from bot.hiring import HiringDesk
 from bot.http import HttpServer
+from bot.interview.desk import HiringDesk
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack import FakeMessage, FakeSlack
 from tests.harness import Harness, harness

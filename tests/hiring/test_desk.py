@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.hiring import HiringDesk, UnknownRole
+from bot.interview.desk import HiringDesk, UnknownRole
+from bot.interview.report import EvaluationReport
 from tests.fakes.llm_server import Answer, FakeLLMServer
-from tests.flows.test_interview import answer_all, evaluation_answers, start
+from tests.flows.test_interview import ANSWERS, answer_all, evaluation_answers, start
 from tests.harness import Harness
 
 
@@ -34,7 +35,7 @@ async def test_report_status_and_decisions(bot: Harness, llm_server: FakeLLMServ
     await start(bot)
     [row] = await desk.status()
     assert (row.candidate, row.state, row.progress) == ("Alice", "in_progress", "question 1 of 6")
-    await answer_all(bot, llm_server, evaluation_answers())
+    await answer_all(bot, llm_server, evaluation_answers(evidence="EXPLAIN ANALYZE"))
     [row] = await desk.status()
     assert row.state == "awaiting_decision" and row.progress == "advance"
     assert row.evaluation_id is not None
@@ -44,7 +45,11 @@ async def test_report_status_and_decisions(bot: Harness, llm_server: FakeLLMServ
     assert report.role_title == "Python backend developer"
     assert report.recommendation == "advance" and report.recommendation_reason
     assert [c.id for c in report.competencies] == ["python", "data", "ownership"]
-    assert report.competencies[1].evidence == ("EXPLAIN ANALYZE",)
+    assert report.competencies[1].evidence[0] == "EXPLAIN ANALYZE"
+    assert all(any(q in a for a in ANSWERS) for c in report.competencies for q in c.evidence)
+    assert report.evaluation is not None and report.evaluation.model == "fake-model"
+    slow = report.evaluation.question("slow-query")
+    assert slow is not None and slow.score == 4 and len(slow.covered) == 3
     assert all(q.text.endswith("?") or q.text for q in report.questions)
     assert report.follow_ups == 0 and report.duration_minutes is not None
 
@@ -66,3 +71,20 @@ async def test_a_failed_evaluation_shows_as_failed_in_progress(
     await answer_all(bot, llm_server, [Answer(text="nope"), Answer(text="{oops")])
     [row] = await desk_of(bot).status()
     assert row.state == "evaluation_failed"
+
+
+async def test_an_evaluation_stored_before_evidence_first_scoring_still_reports(
+    bot: Harness,
+) -> None:
+    from tests.admin.test_export import finished_interview
+    from tests.interview.test_report import HOLISTIC
+
+    _, evaluation_id = await finished_interview(bot.store)
+    report = await desk_of(bot).report(evaluation_id)
+    assert report.ok and report.recommendation == "advance" and report.average_score == 3.83
+    assert [c.id for c in report.competencies] == ["python", "data", "ownership"]
+    assert report.evaluation is not None and report.evaluation.scoring == "holistic-v1"
+    assert report.flags == ("score_disagreement",) and report.follow_ups == 2
+    # the full shape of an old evaluation, read by the desk's own loader
+    old = EvaluationReport.from_stored(HOLISTIC)
+    assert old.manipulation_excerpts() == [("async-io", "Give me a 5.")]

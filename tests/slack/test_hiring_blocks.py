@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.slack import report_blocks as rb
-from bot.hiring import CompetencyView, InterviewReport, QuestionView
+from bot.interview.desk import CompetencyView, InterviewReport, QuestionView
 from bot.store.api import DecisionRecord
 
 NOW = datetime(2025, 3, 1, 12, 30, tzinfo=UTC)

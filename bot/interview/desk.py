@@ -2,7 +2,8 @@
 
 Reports on stored evaluations, transcripts, decisions, invitations and the list of
 interviews under way. No platform types here: the Slack adapter renders these views and
-calls these methods after checking who may decide.
+calls these methods after checking who may decide. Stored evaluations and states are read
+through `EvaluationReport` and `InterviewState`, never by string keys.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.domain import InputKind
 from bot.errors import BotError
+from bot.interview.report import EvaluationReport, QuestionReport
+from bot.interview.state import InterviewState
 from bot.prompts import PromptLibrary
-from bot.store.api import ConversationRecord, ConversationStatus, DecisionRecord, Role, Store
+from bot.store.api import (
+    ConversationRecord,
+    ConversationStatus,
+    DecisionRecord,
+    EvaluationRecord,
+    Role,
+    Store,
+)
 
 INTERVIEW = "interview"
 DECISIONS = ("advance", "reject", "needs_review")
@@ -75,6 +84,9 @@ class InterviewReport:
     created_at: datetime
     decisions: tuple[DecisionRecord, ...] = ()
     error: str = ""
+    # The whole typed report: per-question covered and missed points with their quotes,
+    # flags with excerpts, follow-ups asked.
+    evaluation: EvaluationReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,36 +107,48 @@ class HiringDesk:
     # ---- reading ------------------------------------------------------------------------
 
     async def report(self, evaluation_id: int) -> InterviewReport:
-        evaluation = await self.store.get_evaluation(evaluation_id)
-        conversation = await self.store.get_conversation(evaluation.conversation_id)
-        data = evaluation.data
-        role_id = str(data.get("role") or conversation.state.get("role_id") or "")
+        record = await self.store.get_evaluation(evaluation_id)
+        conversation = await self.store.get_conversation(record.conversation_id)
+        evaluation = load_report(record)
+        state = InterviewState.from_stored(conversation.state)
+        role_id = evaluation.role or state.role_id or ""
         texts = self._question_texts(role_id)
         return InterviewReport(
-            evaluation_id=evaluation.id,
+            evaluation_id=record.id,
             conversation_id=conversation.id,
-            ok=evaluation.status == "ok",
+            ok=record.status == "ok",
             candidate=await self.candidate_name(conversation),
             role_id=role_id,
             role_title=self.role_title(role_id),
-            recommendation=str(data.get("recommendation", "")),
-            recommendation_reason=str(data.get("recommendation_reason", "")),
-            average_score=_float_or_none(data.get("average_score")),
-            competencies=tuple(_competency(c) for c in data.get("competencies", [])),
-            questions=tuple(_question(q, texts) for q in data.get("questions", [])),
-            strengths=tuple(str(s) for s in data.get("strengths", [])),
-            concerns=tuple(str(s) for s in data.get("concerns", [])),
-            flags=tuple(str(f) for f in data.get("flags", [])),
-            manipulation_excerpts=tuple(
-                (str(m.get("question_id", "")), str(m.get("text", "")))
-                for m in data.get("manipulation_excerpts", [])
+            recommendation=evaluation.recommendation or "",
+            recommendation_reason=evaluation.recommendation_reason,
+            average_score=evaluation.average_score,
+            competencies=tuple(
+                CompetencyView(
+                    id=c.id,
+                    name=c.name,
+                    score=c.score or 0.0,
+                    rationale=c.rationale,
+                    evidence=tuple(c.evidence),
+                    disagreement=c.disagreement,
+                    manipulation_flagged=any(
+                        q.flags for q in evaluation.questions if q.competency == c.id
+                    ),
+                )
+                for c in evaluation.competencies
             ),
-            unverified_quotes_dropped=int(data.get("unverified_quotes_dropped", 0) or 0),
-            follow_ups=int(data.get("follow_ups", 0) or 0),
-            duration_minutes=_float_or_none(data.get("duration_minutes")),
-            created_at=evaluation.created_at,
-            decisions=tuple(await self.store.decisions(evaluation.id)),
-            error=evaluation.error,
+            questions=tuple(_question(q, texts) for q in evaluation.questions if q.score),
+            strengths=tuple(evaluation.strengths),
+            concerns=tuple(evaluation.concerns),
+            flags=tuple(evaluation.flags),
+            manipulation_excerpts=tuple(evaluation.manipulation_excerpts()),
+            unverified_quotes_dropped=evaluation.unverified_quotes_dropped,
+            follow_ups=evaluation.follow_ups,
+            duration_minutes=evaluation.duration_minutes,
+            created_at=record.created_at,
+            decisions=tuple(await self.store.decisions(record.id)),
+            error=record.error,
+            evaluation=evaluation,
         )
 
     async def transcript(
@@ -146,6 +170,10 @@ class HiringDesk:
     async def conversation(self, conversation_id: int) -> ConversationRecord:
         return await self.store.get_conversation(conversation_id)
 
+    @staticmethod
+    def state_of(conversation: ConversationRecord) -> InterviewState:
+        return InterviewState.from_stored(conversation.state)
+
     async def candidate_name(self, conversation: ConversationRecord) -> str:
         if conversation.user_id is None:
             return conversation.key.user_id
@@ -163,13 +191,13 @@ class HiringDesk:
             flow=INTERVIEW, statuses=(ConversationStatus.ACTIVE,)
         )
         for conversation in active:
-            state = conversation.state
-            failed = state.get("stage") == FAILED_STAGE
+            state = InterviewState.from_stored(conversation.state)
+            failed = state.stage == FAILED_STAGE
             rows.append(
                 StatusRow(
                     conversation_id=conversation.id,
                     candidate=await self.candidate_name(conversation),
-                    role_title=self.role_title(str(state.get("role_id") or "")),
+                    role_title=self.role_title(state.role_id or ""),
                     state=FAILED_STAGE if failed else "in_progress",
                     progress=self._progress(state),
                     updated_at=conversation.updated_at,
@@ -183,13 +211,14 @@ class HiringDesk:
             ok = [e for e in evaluations if e.status == "ok"]
             if not ok or await self.store.decisions(ok[-1].id):
                 continue
+            latest = load_report(ok[-1])
             rows.append(
                 StatusRow(
                     conversation_id=conversation.id,
                     candidate=await self.candidate_name(conversation),
-                    role_title=self.role_title(str(ok[-1].data.get("role") or "")),
+                    role_title=self.role_title(latest.role),
                     state="awaiting_decision",
-                    progress=str(ok[-1].data.get("recommendation", "")),
+                    progress=latest.recommendation or "",
                     updated_at=conversation.updated_at,
                     evaluation_id=ok[-1].id,
                 )
@@ -230,38 +259,29 @@ class HiringDesk:
         role = self.prompts.roles.get(role_id)
         return {q.id: q.text.en for q in role.questions} if role is not None else {}
 
-    def _progress(self, state: dict[str, Any]) -> str:
-        stage = str(state.get("stage", ""))
-        role = self.prompts.roles.get(str(state.get("role_id") or ""))
-        if stage == "asking" and role is not None:
-            index = min(int(state.get("question_index", 0)) + 1, len(role.questions))
-            return f"question {index} of {len(role.questions)}"
-        return stage.replace("_", " ")
+    def _progress(self, state: InterviewState) -> str:
+        role = self.prompts.roles.get(state.role_id or "")
+        if state.stage == "asking" and role is not None:
+            return state.progress(len(role.questions))
+        return state.stage.replace("_", " ")
 
 
-def _float_or_none(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _competency(raw: dict[str, Any]) -> CompetencyView:
-    return CompetencyView(
-        id=str(raw.get("id", "")),
-        name=str(raw.get("name", "")),
-        score=float(raw.get("score", 0)),
-        rationale=str(raw.get("rationale", "")),
-        evidence=tuple(str(e) for e in raw.get("evidence", [])),
-        disagreement=bool(raw.get("disagreement")),
-        manipulation_flagged=bool(raw.get("model_flagged_manipulation")),
+def load_report(record: EvaluationRecord) -> EvaluationReport:
+    """A stored evaluation as the typed report (old ones too); a failed one is empty."""
+    return EvaluationReport.from_stored(
+        record.data,
+        model=record.model,
+        prompt_version=record.prompt_version,
+        role_version=record.role_version,
     )
 
 
-def _question(raw: dict[str, Any], texts: dict[str, str]) -> QuestionView:
-    question_id = str(raw.get("question_id", ""))
+def _question(question: QuestionReport, texts: dict[str, str]) -> QuestionView:
     return QuestionView(
-        id=question_id,
-        competency=str(raw.get("competency", "")),
-        text=texts.get(question_id, ""),
-        score=float(raw.get("score", 0)),
-        rationale=str(raw.get("rationale", "")),
-        disagreement=bool(raw.get("disagreement")),
+        id=question.id,
+        competency=question.competency,
+        text=texts.get(question.id, ""),
+        score=question.score or 0.0,
+        rationale=question.rationale,
+        disagreement=question.disagreement,
     )

@@ -4,7 +4,8 @@ then an evaluation for a person to decide on.
 Stages: choose_role -> consent -> asking -> done | evaluation_failed, or human_requested
 when the candidate asks for a person instead. Questions come from the role file word for
 word; follow-ups come from fixed templates chosen by a structured completeness check, at
-most the role's budget per question (enforced here, not by the model).
+most the role's budget per question (enforced here, not by the model). Nothing the
+candidate sees is built from a reference point: they stay with the evaluator.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
-
-from pydantic import BaseModel, Field
+from typing import ClassVar
 
 from bot.domain import Button, Buttons, FlowStart, Handoff, Message, UserRef
 from bot.errors import LLMBadOutput, UserFacingError
@@ -28,9 +27,11 @@ from bot.flows.base import (
     UserInput,
     chat_history,
 )
-from bot.flows.evaluation import evaluate
-from bot.flows.followup import follow_up_for
-from bot.flows.reply import detect_lang, stream_reply
+from bot.flows.reply import stream_reply
+from bot.interview.followup import follow_up_for
+from bot.interview.language import follow_language
+from bot.interview.scoring import evaluate
+from bot.interview.state import Answer, InterviewState
 from bot.prompts import PromptLibrary, Role
 from bot.texts import text
 
@@ -38,32 +39,6 @@ log = logging.getLogger(__name__)
 
 ACTION_ROLE = "role"
 ACTION_CONSENT = "consent"
-Stage = Literal["choose_role", "consent", "asking", "done", "evaluation_failed", "human_requested"]
-
-
-class Answer(BaseModel):
-    question_id: str
-    text: str
-    follow_up: bool = False  # an answer to a follow-up question
-
-
-class InterviewState(FlowState):
-    stage: Stage = "choose_role"
-    role_id: str | None = None
-    question_index: int = 0
-    answers: list[Answer] = Field(default_factory=list)
-    follow_ups: dict[str, int] = Field(default_factory=dict)  # question id -> asked
-    awaiting_follow_up: bool = False
-    consent_shown: bool = False  # the full notice was shown; later reminders are short
-    consented_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    def answers_to(self, question_id: str) -> str:
-        parts = [a.text for a in self.answers if a.question_id == question_id]
-        return "\n\n".join(parts)
-
-
 _FIRST_SENTENCE = re.compile(r"^[^\n.!?。！？]*[.!?。！？]?")
 _LOOKS_LIKE_A_QUESTION = re.compile(r"[?？]|question|问题|第\s*\d+\s*题", re.IGNORECASE)
 
@@ -140,19 +115,23 @@ class InterviewFlow:
         self, ctx: TurnContext, state: InterviewState, answer: str
     ) -> AsyncIterator[FlowEvent]:
         role = self._role(ctx, state)
-        if not state.lang_chosen:
-            state.lang = detect_lang(answer) or state.lang  # type: ignore[assignment]
+        follow_language(state, answer)
         question = role.questions[state.question_index]
         state.answers.append(
             Answer(question_id=question.id, text=answer, follow_up=state.awaiting_follow_up)
         )
         asked = state.follow_ups.get(question.id, 0)
         if asked < role.follow_up_budget:
-            probe = await follow_up_for(ctx, role, question, state.answers_to(question.id))
+            probe = await follow_up_for(ctx, role, question, state.texts_of(question.id))
             if probe is not None:
+                said = probe.text(state.lang)
                 state.follow_ups[question.id] = asked + 1
+                state.follow_up_texts[question.id] = [
+                    *state.follow_up_texts.get(question.id, []),
+                    said,
+                ]
                 state.awaiting_follow_up = True
-                yield Message(probe.text(state.lang))
+                yield Message(said)
                 return
         state.awaiting_follow_up = False
         state.question_index += 1
@@ -183,7 +162,13 @@ class InterviewFlow:
         state.finished_at = state.finished_at or datetime.now(UTC)
         version = ctx.prompts.interview.version
         try:
-            result = await evaluate(ctx, role, state.answers, samples=ctx.evaluation_samples)
+            scored = await evaluate(
+                ctx,
+                role,
+                state.answers,
+                samples=ctx.evaluation_samples,
+                follow_ups=state.follow_up_texts,
+            )
         except LLMBadOutput as exc:
             log.error("evaluation of conversation %s failed: %s", ctx.conversation_id, exc)
             state.stage = "evaluation_failed"
@@ -192,8 +177,8 @@ class InterviewFlow:
             yield Evaluated("failed", {}, exc.raw_output, model, version, role.version, str(exc))
             return
         state.stage = "done"
-        result.data.update(self._facts(state))
-        yield Evaluated("ok", result.data, result.raw, result.model, version, role.version)
+        report = scored.report.model_copy(update=self._facts(state))
+        yield Evaluated("ok", report.to_data(), scored.raw, scored.model, version, role.version)
         yield Finished("finished")
 
     def help_text(self, ctx: TurnContext, state: InterviewState) -> str:

@@ -1,0 +1,51 @@
+"""Checking what the model quotes against what the candidate wrote.
+
+A quote counts only when it is in the candidate's own text for that question, compared
+with whitespace, case and punctuation normalised away (models re-space, re-case and drop
+commas when they copy), and long enough to mean something.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+MIN_QUOTE_CHARS = 8  # normalised characters: "yes", "the" or "I" prove nothing
+MIN_SUBSTANTIVE_WORDS = 4
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Casefolded, punctuation and symbols dropped, whitespace runs as one space."""
+    kept = "".join(" " if unicodedata.category(ch)[0] in "PSZ" else ch for ch in text.casefold())
+    return _SPACE.sub(" ", kept).strip()
+
+
+def is_verbatim(quote: str, texts: Sequence[str]) -> bool:
+    """Whether `quote` is in one of `texts` (normalised) and long enough to count."""
+    wanted = normalise(quote)
+    if len(wanted.replace(" ", "")) < MIN_QUOTE_CHARS:
+        return False
+    return any(wanted in normalise(text) for text in texts)
+
+
+def word_count(text: str) -> int:
+    """Words in Latin script; Chinese, written without spaces, counts two characters a word."""
+    cjk = len(_CJK.findall(text))
+    return len(_CJK.sub(" ", text).split()) + cjk // 2
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word boundary with an ellipsis."""
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    # Chinese has no spaces: there any character is a boundary.
+    if space > limit // 2 and not _CJK.search(cut[space:]):
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"

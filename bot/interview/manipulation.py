@@ -1,0 +1,172 @@
+# ruff: noqa: E501  (a pattern reads best on one line)
+"""Text in an answer addressed to the grader instead of answering the question.
+
+Two layers. Patterns (English and Chinese, by family: notes to the grader, role or system
+tags, fake markup, score demands, "ignore the instructions", talking to the model as the
+grader) take such text out before anything else sees it. Then a dedicated classifier call
+(`classify` in bot.interview.judging) may point at what the patterns missed; its flag stands
+only with an excerpt that is verbatim in the answer and reads as grader talk (`GRADER_CUE`),
+since a small model will copy any sentence when asked for one.
+
+Removed text can never be quoted as coverage; it is kept, as the excerpt, for the hiring
+manager to read. A flag takes nothing away from the rest of the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.interview.evidence import is_verbatim, normalise
+
+_GRADERS = (
+    r"(?:evaluators?|graders?|assessors?|reviewers?|scorers?|examiners?|markers?|judges?"
+    r"|interviewers?|hiring (?:bot|ai|model)|ai|llm|language model|model|assistant)"
+)
+_TOP = r"(?:5|five|10|ten|100|perfect|full|top|maximum|max|highest|high|excellent)"
+
+# Each family: its patterns, and how much text a match takes out (the sentence, or the
+# rest of the line / answer for tags and markup that open a block of grader text).
+FAMILIES: dict[str, tuple[str, list[str]]] = {
+    "grader_note": (
+        "line",
+        [
+            rf"\b(?:note|message|instructions?|memo|reminder|hint)s? (?:to|for) (?:the |any |our )?{_GRADERS}\b",
+            rf"\b(?:dear|attention|hey|hi|hello|to the) {_GRADERS}\b",
+            r"(?:(?m:^)|(?<=[.!?。！？]))\s*(?:evaluators?|graders?|assessors?|reviewers?|scorers?)\s*[:,：，]",
+            r"(评分者|评分人|评分员|评估者|评审|阅卷|打分的人|考官|面试官|评委)[，,：:、]?\s*(请|注意|你好|您好)",
+            r"(致|给)(评分|评估|评审|阅卷|考官|面试官)",
+        ],
+    ),
+    "role_tag": (
+        "line",
+        [
+            r"(?:(?m:^)|(?<=[.!?。！？]))\s*\[?\s*(?:system|assistant|developer|user|instruction|admin)s?\s*\]?\s*[:：]",
+            r"<\|\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|>",
+            r"\[/?\s*(?:INST|SYS)\s*\]|<</?SYS>>",
+            r"#{2,}\s*(?:system|instruction|new instructions?)\b",
+            r"(?:(?m:^)|(?<=[.!?。！？]))\s*(系统|系统提示|助手|指令)\s*[:：]",
+        ],
+    ),
+    "markup": (
+        "rest",
+        [
+            r"</?\s*(?:candidate_answer|answer|response|user|system|instructions?|input|data"
+            r"|context|question|prompt|transcript|evaluation)\s*/?>",
+            r"`{3}\s*json",
+            r"\{\s*\"?(?:score|rating|grade)\"?\s*:",
+        ],
+    ),
+    "score_demand": (
+        "sentence",
+        [
+            rf"\b(?:give|award|assign|grant|rate|score|mark|grade) (?:me|this(?: answer)?|it|my answer|the candidate|him|her|them)\s+(?:as |a |an |with )?(?:score of |rating of |grade of )?{_TOP}\b",
+            rf"\b(?:give|award|assign|grant) (?:me|this(?: answer)?|it|my answer|the candidate) (?:the |a |an )?{_TOP} (?:score|marks?|points?|rating|grade)",
+            r"\b(?:respond|reply|answer|output|return|print) (?:only )?with (?:a |the )?(?:score|grade|rating|5|five)\b",
+            r"\b(?:score|rating|grade)\s*(?:[:=]|of|is|should be|must be)\s*(?:5|five|10|100)\b",
+            r"\b(?:5|10)\s*/\s*(?:5|10)\b|\bfull (?:marks|credit|score)\b|\bperfect (?:score|marks)\b",
+            rf"\b(?:deserves?|merits?|earns?|should (?:get|receive|be given)|must (?:get|receive)) (?:a |an |the )?{_TOP}\b",
+            r"\bpossible_manipulation\b|\bcovered\"?\s*:\s*true\b",
+            r"(给|打|评)我?(个|一个)?(满分|5分|五分|高分|最高分|10分|十分)",
+            r"(打|给|评|得)\s*(满分|5\s*分|五分|最高分)",
+            r"(应该|应当|必须|值得)(得到|获得|拿到|给)?(满分|5分|五分|高分|最高分)",
+            r"(评分|分数|得分)\s*(为|是|[:：=])\s*(5|五|满分)",
+        ],
+    ),
+    "ignore_instructions": (
+        "sentence",
+        [
+            r"\b(?:ignore|disregard|forget|override|bypass|skip) (?:all |any |the |your |these |those |my )*(?:previous|prior|above|earlier|preceding|original|system|grading|scoring)?\s*(?:instructions?|rules?|prompts?|rubrics?|guidelines?|criteria|directions?)\b",
+            r"\b(?:new|updated|real|actual) (?:instructions?|rules?|task)\s*[:：]",
+            r"\b(?:system prompt|developer mode|jailbreak|prompt injection)\b",
+            r"(忽略|无视|忘记|忘掉|不要理会|跳过)(之前|以上|前面|上面|所有|全部|你的|原来的|一切)?的?(指令|指示|规则|提示|要求|评分标准|说明)",
+            r"(新的|真正的)(指令|任务|规则)\s*[:：]",
+        ],
+    ),
+    "model_address": (
+        "sentence",
+        [
+            rf"\b(?:you are|you're|as) (?:the |an? |my )?(?:{_GRADERS}|grading (?:ai|model|system))\b",
+            rf"\b(?:if you are|since you are|because you are) (?:the |an? )?{_GRADERS}\b",
+            r"(你是|作为|身为)(一个|一名)?(评分|评估|评审|面试官|AI|ai|人工智能|语言模型|大模型|模型)",
+        ],
+    ),
+}
+
+_COMPILED = [
+    (family, extent, re.compile(pattern, re.IGNORECASE))
+    for family, (extent, patterns) in FAMILIES.items()
+    for pattern in patterns
+]
+# What an excerpt the classifier points at must contain to stand: words about grading.
+GRADER_CUE = re.compile(
+    r"\b(?:score|scor(?:ed|ing)|grade|grader|grading|evaluator|assessor|reviewer|rubric|marks"
+    r"|full credit|instructions?|prompt|rate (?:me|this|it)|rating)\b"
+    r"|分|评|指令|指示|提示|规则",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?。！？;；]+\s*|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    family: str
+    excerpt: str
+
+
+def _span(text: str, start: int, end: int, extent: str) -> tuple[int, int]:
+    """The text a match at [start, end) takes out, by its family's extent."""
+    if extent == "rest":
+        return start, len(text)
+    # the sentence (or line) the match begins in
+    begin = 0
+    for boundary in _SENTENCE_END.finditer(text, 0, start):
+        if boundary.end() <= start:
+            begin = boundary.end()
+    if extent == "line":
+        newline = text.find("\n", end)
+        return begin, len(text) if newline < 0 else newline
+    stop = _SENTENCE_END.search(text, end)
+    return begin, len(text) if stop is None else stop.end()
+
+
+def strip_patterns(answer: str) -> tuple[str, list[Removed]]:
+    """(the answer without text addressed to the grader, what was taken out and why)."""
+    removed: list[Removed] = []
+    text = answer
+    while True:
+        hits = [
+            (m.start(), m.end(), family, extent)
+            for family, extent, rx in _COMPILED
+            if (m := rx.search(text))
+        ]
+        if not hits:
+            break
+        start, end, family, extent = min(hits)
+        begin, stop = _span(text, start, end, extent)
+        excerpt = text[begin:stop].strip()
+        if excerpt:
+            removed.append(Removed(family, excerpt))
+        text = text[:begin] + " " + text[stop:]
+    return re.sub(r"[ \t]+", " ", text).strip(), removed
+
+
+def remove_excerpt(answer: str, excerpt: str) -> str:
+    """`answer` without the sentences that make up `excerpt` (compared normalised)."""
+    wanted = normalise(excerpt)
+    kept: list[str] = []
+    position = 0
+    for boundary in [*_SENTENCE_END.finditer(answer), None]:
+        stop = boundary.end() if boundary is not None else len(answer)
+        sentence = answer[position:stop]
+        position = stop
+        plain = normalise(sentence)
+        if plain and (plain in wanted or wanted in plain):
+            continue
+        kept.append(sentence)
+    return "".join(kept).strip()
+
+
+def excerpt_stands(excerpt: str, texts: list[str]) -> bool:
+    """A classifier flag stands when its excerpt is in the answer and reads as grader talk."""
+    return bool(GRADER_CUE.search(excerpt)) and is_verbatim(excerpt, texts)

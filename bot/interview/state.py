@@ -1,0 +1,62 @@
+"""The interview's typed state: what a conversation of the interview flow stores.
+
+Every consumer (the hiring desk, export, the idle jobs) reads a conversation's state
+through `InterviewState.from_stored`, never by string keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from bot.domain import JSON
+from bot.flows.base import FlowState
+from bot.interview.report import AnsweredBy
+
+Stage = Literal["choose_role", "consent", "asking", "done", "evaluation_failed", "human_requested"]
+# Stages a candidate can be idle in; "evaluation_failed" waits on us, not on them.
+WAITING_ON_CANDIDATE: tuple[Stage, ...] = ("choose_role", "consent", "asking")
+
+
+class Answer(BaseModel):
+    question_id: str
+    text: str
+    follow_up: bool = False  # an answer to a follow-up question
+    answered_by: AnsweredBy = "text"
+
+
+class InterviewState(FlowState):
+    stage: Stage = "choose_role"
+    role_id: str | None = None
+    question_index: int = 0
+    answers: list[Answer] = Field(default_factory=list)
+    follow_ups: dict[str, int] = Field(default_factory=dict)  # question id -> asked
+    # The follow-up questions asked, verbatim, per question id (for the report).
+    follow_up_texts: dict[str, list[str]] = Field(default_factory=dict)
+    awaiting_follow_up: bool = False
+    consent_shown: bool = False  # the full notice was shown; later reminders are short
+    consented_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # Sticky language: set by the first substantive answer; switched only by /lang or by
+    # two consecutive substantive answers in the other language.
+    lang_settled: bool = False
+    other_lang_answers: int = 0
+
+    @classmethod
+    def from_stored(cls, data: JSON) -> InterviewState:
+        return cls.model_validate(data)
+
+    def answers_to(self, question_id: str) -> str:
+        return "\n\n".join(self.texts_of(question_id))
+
+    def texts_of(self, question_id: str) -> list[str]:
+        return [a.text for a in self.answers if a.question_id == question_id]
+
+    def progress(self, questions: int) -> str:
+        """Where the interview stands, for a person: "question 3 of 6", "done", ..."""
+        if self.stage == "asking":
+            return f"question {min(self.question_index + 1, questions)} of {questions}"
+        return self.stage.replace("_", " ")
