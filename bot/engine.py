@@ -15,43 +15,35 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot import metrics
+from bot import crashpoints, metrics
 from bot.commands import (
-    ACTION_RETRY_EVALUATION,
-    COMMAND_ACTION_PREFIX,
-    ConversationDeleted,
     Exporter,
-    retry_evaluation,
-    run_command,
 )
+from bot.delivery import Outbox, Outcome
 from bot.domain import (
+    JSON,
     ConversationKey,
     Handoff,
     Incoming,
-    InputKind,
     Message,
     Output,
     Platform,
     UserRef,
+    utcnow,
 )
-from bot.errors import DeliveryBlocked, LLMUnavailable, UserFacingError
+from bot.errors import UserFacingError
 from bot.flows.base import (
-    Evaluated,
-    Finished,
-    Flow,
     FlowEvent,
     FlowRegistry,
-    FlowState,
     HistoryItem,
-    ReplyMeta,
     TurnContext,
-    UserInput,
 )
 from bot.inputs import check_input
 from bot.llm.types import LLM
 from bot.locks import KeyedLocks
 from bot.ports import (
     ConversationEnded,
+    Deliverer,
     DomainEvent,
     EvaluationStored,
     HandoffRequested,
@@ -69,7 +61,7 @@ from bot.store.api import (
     Store,
 )
 from bot.texts import text
-from bot.turn import TurnResult, commit_for, rejection
+from bot.turn import FailureKind, TurnResult, TurnRunner, commit_for
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +98,17 @@ class Engine:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
-        self._told_unavailable: set[int] = set()
         self._retry_task: asyncio.Task[None] | None = None
         self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
         self.backend_up = True
+        self._outbox = Outbox(store, self._deliverer)
+        self._runner = TurnRunner(
+            store,
+            self._renderers,
+            self._context,
+            max_input_chars=self.options.max_input_chars,
+            exporter=exporter,
+        )
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------
 
@@ -174,8 +173,11 @@ class Engine:
         self._workers.clear()
 
     async def resume(self) -> None:
-        for conversation_id in await self.store.conversations_with_pending():
+        """Kick every conversation with a message to answer or a reply due for delivery."""
+        due = await self.store.conversations_with_due_deliveries(utcnow())
+        for conversation_id in [*await self.store.conversations_with_pending(), *due]:
             self.kick(conversation_id)
+        await self._outbox.refresh_gauges()
 
     async def idle(self) -> None:
         """Wait until no turn is running (tests, the terminal at end of input)."""
@@ -189,7 +191,7 @@ class Engine:
         status: ConversationStatus | None = None,
     ) -> None:
         """A message the bot starts (a reminder, an expiry), in order with the turns: under
-        the conversation's locks, rendered, stored, and the status changed if asked."""
+        the conversation's locks, stored, delivered, and the status changed if asked."""
         async with (
             self._turn_locks.hold(conversation_id),
             self.store.conversation_lock(conversation_id),
@@ -201,11 +203,10 @@ class Engine:
                 for output in outputs:
                     yield output
 
-            await self._render(conversation.key, events(), turn)
+            await self._runner.render(conversation.key, events(), turn)
             if status is not None and turn.finished is None:
                 turn.finished = status.value
-            await self.store.commit_turn(commit_for(conversation, [], conversation.state, turn))
-            await self._announce(conversation, turn, None)
+            await self._store_and_deliver(conversation, [], conversation.state, turn)
 
     def kick(self, conversation_id: int) -> None:
         self._dirty.add(conversation_id)
@@ -223,6 +224,8 @@ class Engine:
                 self._turn_locks.hold(conversation_id),
                 self.store.conversation_lock(conversation_id),
             ):
+                # Replies stored before a restart or a platform outage go first, in order.
+                await self._deliver(await self.store.get_conversation(conversation_id))
                 while conversation_id in self._dirty:
                     self._dirty.discard(conversation_id)
                     for message in await self.store.pending_messages(conversation_id):
@@ -245,113 +248,64 @@ class Engine:
             self._resolve(message.id)
             return True
         flow = self.flows.get(conversation.flow)
-        state = flow.state_type.model_validate(conversation.state)
-        ctx = await self._context(conversation, message)
-        turn = TurnResult(conversation_id, state.lang)
-        events = self._events(flow, ctx, state, message)
-        await self._render(conversation.key, events, turn)
+        turn, state = await self._runner.run(conversation, flow, message)
         metrics.TURNS.labels(conversation.flow, turn.failure or "ok").inc()
-        if turn.failure == "unavailable":
+        if turn.failure is FailureKind.UNAVAILABLE:
             self.backend_up = False
+            await self._show_notices(conversation.key, turn)
             return False
         metrics.observe_reply(turn.meta)
         self.backend_up = True
-        self._told_unavailable.discard(conversation_id)
-        if turn.failure == "deleted":
+        self._runner.told_unavailable.discard(conversation_id)
+        if turn.failure is FailureKind.DELETED:
+            await self._show_notices(conversation.key, turn)
             self._resolve(message.id)
             return True
         # A failed turn answers the message with its notice but leaves the state as it was.
         written = conversation.state if turn.failure else state.model_dump(mode="json")
-        commit = commit_for(conversation, [message.id], written, turn)
-        evaluation_id = await self.store.commit_turn(commit)
+        await self._store_and_deliver(conversation, [message.id], written, turn)
         self._resolve(message.id)
-        await self._announce(conversation, turn, evaluation_id)
         return True
 
-    def _events(
-        self, flow: Flow, ctx: TurnContext, state: FlowState, message: MessageRecord
-    ) -> AsyncIterator[FlowEvent]:
-        if message.kind == InputKind.START:
-            return flow.on_start(ctx, state)
-        if message.kind == InputKind.ACTION and message.action_id == ACTION_RETRY_EVALUATION:
-            return retry_evaluation(flow, ctx, state)
-        if message.kind == InputKind.COMMAND or message.action_id.startswith(COMMAND_ACTION_PREFIX):
-            return run_command(ctx, flow, state, message, self.store, self.exporter)
-        if message.kind not in (InputKind.TEXT, InputKind.ACTION):
-            return rejection(message.kind, state.lang, self.options.max_input_chars)
-        user_input = UserInput(
-            "action" if message.kind == InputKind.ACTION else "text",
-            message.text,
-            message.action_id,
-        )
-        return flow.on_input(ctx, state, user_input)
-
-    async def _render(
-        self, key: ConversationKey, events: AsyncIterator[FlowEvent], turn: TurnResult
+    async def _store_and_deliver(
+        self, conversation: ConversationRecord, answered: list[int], state: JSON, turn: TurnResult
     ) -> None:
-        """Run the flow and the renderer side by side; a flow failure becomes a notice."""
-        queue: asyncio.Queue[Output | None] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(key, events, turn, queue))
+        """Commit the turn with its replies in the outbox, then deliver them (bot/delivery.py).
+        A renderer without an outbox has shown them already: they are stored as delivered."""
+        deliverer = self._deliverer(conversation.key.platform)
+        commit = commit_for(conversation, answered, state, turn, delivered=deliverer is None)
+        evaluation_id = await self.store.commit_turn(commit)
+        crashpoints.reached("turn.committed")
+        if deliverer is not None:
+            await self._show_notices(conversation.key, turn)
+            await self._deliver(conversation)
+        await self._announce(conversation, turn, evaluation_id)
 
-        async def outputs() -> AsyncIterator[Output]:
-            while (item := await queue.get()) is not None:
-                yield item
+    async def _deliver(self, conversation: ConversationRecord) -> None:
+        outcome = await self._outbox.deliver_pending(conversation.id, conversation.key)
+        if outcome is Outcome.BLOCKED and conversation.status is ConversationStatus.ACTIVE:
+            await self.store.set_conversation_status(conversation.id, ConversationStatus.BLOCKED)
+            blocked = ConversationStatus.BLOCKED.value
+            await self._emit([ConversationEnded(conversation.id, conversation.key, blocked)])
 
-        renderer = self._renderers.get(key.platform)
+    def _deliverer(self, platform: Platform) -> Deliverer | None:
+        renderer = self._renderers.get(platform)
+        return renderer if isinstance(renderer, Deliverer) else None
+
+    async def _show_notices(self, key: ConversationKey, turn: TurnResult) -> None:
+        """Notices of a turn that stores nothing: shown once, best effort (with an outbox;
+        a plain renderer showed them with the turn)."""
+        deliverer = self._deliverer(key.platform)
+        if deliverer is None:
+            return
+        for notice in turn.notices:
+            await self._show_now(deliverer, key, notice)
+
+    async def _show_now(self, deliverer: Deliverer, key: ConversationKey, output: Output) -> None:
         try:
-            if renderer is None:
-                async for _ in outputs():
-                    pass
-            else:
-                await renderer(key, outputs())
-        except DeliveryBlocked:
-            log.warning("delivery to %s blocked by the platform", key.as_str())
-            turn.finished = ConversationStatus.BLOCKED.value
+            await deliverer.deliver(key, output)
         except Exception:
-            log.exception("renderer failed for %s; the reply is stored", key.as_str())
-        await producer
-
-    async def _produce(
-        self,
-        key: ConversationKey,
-        events: AsyncIterator[FlowEvent],
-        turn: TurnResult,
-        queue: asyncio.Queue[Output | None],
-    ) -> None:
-        try:
-            async for event in events:
-                if isinstance(event, ReplyMeta):
-                    turn.meta = event
-                elif isinstance(event, Evaluated):
-                    turn.evaluation = event
-                elif isinstance(event, Finished):
-                    turn.finished = event.status
-                else:
-                    turn.outputs.append(event)
-                    queue.put_nowait(event)
-        except LLMUnavailable as exc:
-            log.warning("backend unavailable for %s: %s", key.as_str(), exc)
-            turn.failure = "unavailable"
-            if turn.conversation_id not in self._told_unavailable:
-                self._told_unavailable.add(turn.conversation_id)
-                queue.put_nowait(Message(text("llm_unavailable", turn.lang)))
-        except UserFacingError as exc:
-            log.info("user-facing error in %s: %s", key.as_str(), exc.detail or exc.text_key)
-            turn.failure = "user"
-            notice = Message(text(exc.text_key, turn.lang))
-            turn.outputs.append(notice)
-            queue.put_nowait(notice)
-        except ConversationDeleted:
-            turn.failure = "deleted"
-            queue.put_nowait(Message(text("delete_done", turn.lang)))
-        except Exception:
-            log.exception("turn failed in %s", key.as_str())
-            turn.failure = "internal"
-            notice = Message(text("internal_error", turn.lang))
-            turn.outputs.append(notice)
-            queue.put_nowait(notice)
-        finally:
-            queue.put_nowait(None)
+            log.warning("could not show a notice to %s", key.as_str(), exc_info=True)
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -398,6 +352,9 @@ class Engine:
                 )
         if turn.finished is not None:
             events.append(ConversationEnded(conversation.id, conversation.key, turn.finished))
+        await self._emit(events)
+
+    async def _emit(self, events: list[DomainEvent]) -> None:
         for event in events:
             for listener in self._listeners:
                 try:
@@ -409,6 +366,10 @@ class Engine:
         """Outputs that belong to no stored turn (a refused start)."""
         renderer = self._renderers.get(key.platform)
         if renderer is None:
+            return
+        if isinstance(renderer, Deliverer):
+            for output in outputs:
+                await self._show_now(renderer, key, output)
             return
 
         async def stream() -> AsyncIterator[Output]:

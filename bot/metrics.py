@@ -47,3 +47,17 @@ def observe_reply(meta: ReplyMeta | None) -> None:
 
 def exposition() -> bytes:
     return generate_latest(REGISTRY)
+
+
+DELIVERIES = Counter(
+    "chatbot_delivery_attempts",
+    "Reply deliveries tried, by outcome (delivered, retry, blocked, failed)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+OUTBOX = Gauge(
+    "chatbot_outbox_replies",
+    "Replies in the outbox by delivery state (pending and failed: undelivered)",
+    ["state"],
+    registry=REGISTRY,
+)

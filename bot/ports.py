@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -22,6 +22,27 @@ class Renderer(Protocol):
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
         """Show one turn's outputs on the platform. Raise `bot.errors.DeliveryBlocked`
         when the platform will not deliver to this user any more (blocked the bot)."""
+
+
+@runtime_checkable
+class Deliverer(Protocol):
+    """A renderer that works with the outbox (bot/delivery.py): a turn's progress is
+    previewed while it runs, and each final output is delivered after the turn is stored.
+
+    A platform adapter implements this beside `Renderer.__call__` (which shows a whole
+    stream at once, for renderers with no outbox: the terminal, tests)."""
+
+    async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None: ...
+
+    async def preview(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        """Show progress while the turn runs: typing, drafts, a stream left open. Nothing
+        shown here is the reply of record; `TextDone` only ends one reply's preview, and
+        `Message`/`Buttons` are left to `deliver`."""
+
+    async def deliver(self, key: ConversationKey, output: Output) -> None:
+        """Show one final output (`TextDone`, `Message`, `Buttons`) for good, finishing its
+        preview if this process still holds it. Return only once the platform accepted it;
+        raise `DeliveryBlocked` when it never will, anything else to be retried later."""
 
 
 @dataclass(slots=True)

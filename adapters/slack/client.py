@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -16,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.slack.mrkdwn import to_mrkdwn
 from bot.config import Settings
 from bot.errors import ConfigError, DeliveryBlocked
 
@@ -81,6 +83,34 @@ async def call_slack(
             log.warning("slack: still rate limited; waiting %.0f s", retry_after)
             await asyncio.sleep(retry_after)
     raise AssertionError("unreachable")
+
+
+# What Slack (or a simulator that predates `markdown_text`) answers when it will not take
+# `markdown_text`: the same content goes again as `text` in mrkdwn.
+MARKDOWN_REFUSED = frozenset(
+    {"missing_argument", "invalid_arguments", "no_text", "unknown_argument", "invalid_markdown"}
+)
+
+
+async def call_with_markdown(
+    method: Callable[..., Awaitable[AsyncSlackResponse]],
+    markdown: str,
+    *,
+    attempts: int = 3,
+    **params: Any,
+) -> AsyncSlackResponse:
+    """chat.postMessage / chat.update with `markdown_text`, re-sent as `text` (mrkdwn) when
+    the API refuses the field. Nothing was posted by the refused call, so nothing doubles."""
+    try:
+        return await call_slack(
+            partial(method, markdown_text=markdown, **params), attempts=attempts
+        )
+    except SlackApiError as failure:
+        error = error_of(failure)
+        if error not in MARKDOWN_REFUSED and not error.startswith("missing_argument"):
+            raise
+        log.warning("slack: markdown_text refused (%s); sending it as mrkdwn text", error)
+    return await call_slack(partial(method, text=to_mrkdwn(markdown), **params), attempts=attempts)
 
 
 def retry_after_of(failure: SlackApiError) -> float:

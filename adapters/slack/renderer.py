@@ -8,19 +8,16 @@ chat.update fallback; threads (channel mentions, assistant threads) get native s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.client import call_slack, error_of
+from adapters.slack.client import call_slack, call_with_markdown, error_of
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from adapters.slack.streaming import (
@@ -29,6 +26,7 @@ from adapters.slack.streaming import (
     StreamTiming,
     Target,
 )
+from adapters.stream_driver import drive
 from bot.domain import (
     Buttons,
     ConversationKey,
@@ -60,11 +58,6 @@ PERMANENTLY_UNAVAILABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _End:
-    error: BaseException | None = None
-
-
 Writer = NativeStream | EditedReply
 
 
@@ -82,6 +75,10 @@ class SlackRenderer:
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
+        # Previewed replies waiting for their delivery, per conversation, oldest first.
+        self._kept: defaultdict[ConversationKey, deque[Writer]] = defaultdict(
+            lambda: deque(maxlen=8)
+        )
 
     def remember_recipient(self, key: ConversationKey, user_id: str, team_id: str) -> None:
         self._recipients[key] = (user_id, team_id)
@@ -103,65 +100,41 @@ class SlackRenderer:
         )
 
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
-        target = self.target_of(key)
-        queue: asyncio.Queue[Output | _End] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(outputs, queue))
-        writer: Writer | None = None
-        try:
-            while True:
-                due = writer.due_in() if writer is not None else None
-                if not queue.empty():
-                    item = queue.get_nowait()
-                elif writer is not None and due is not None and due <= 0:
-                    await writer.flush()
-                    continue
-                else:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), due)
-                    except TimeoutError:
-                        continue  # a flush is due: the loop does it
-                if isinstance(item, _End):
-                    if writer is not None:  # the stream ended without TextDone
-                        await writer.finish(writer.text)
-                    if item.error is not None:
-                        raise item.error
-                    return
-                writer = await self._render(target, item, writer)
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        await drive(outputs, _SlackTurn(self, self.target_of(key)))
 
-    async def _render(self, target: Target, item: Output, writer: Writer | None) -> Writer | None:
-        match item:
-            case Thinking(status=status):
-                await self._set_status(target, status or text("slack_thinking"))
-            case TextDelta(text=delta):
-                writer = writer or self._new_writer(target)
-                writer.add(delta)
-            case TextDone(text=final):
-                writer = writer or self._new_writer(target)
-                await writer.finish(final)
-                self._note_streaming(writer)
-                return None
+    # ---- with the outbox (bot.ports.Deliverer) -------------------------------------------
+
+    async def preview(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        """Status line and the stream while the turn runs; a finished reply's writer is
+        kept open for `deliver`, which stops the stream (or posts afresh after a restart)."""
+        await drive(outputs, _SlackTurn(self, self.target_of(key), keep=self._kept[key]))
+
+    async def deliver(self, key: ConversationKey, output: Output) -> None:
+        target = self.target_of(key)
+        kept = self._kept.get(key)
+        match output:
+            case TextDone(text=final) if kept:
+                await kept[0].finish(final)
+                self.note_streaming(kept.popleft())  # popped once Slack took it
+            case TextDone(text=final) if final.strip():
+                await self.post_text(target, final)
             case Message(text=body):
                 await self.post_text(target, body)
             case Buttons():
-                await self.post_buttons(target, item)
-            case Report() | Handoff():
-                log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)
-        return writer
+                await self.post_buttons(target, output)
+        if kept is not None and not kept:
+            del self._kept[key]
 
-    def _new_writer(self, target: Target) -> Writer:
+    def new_writer(self, target: Target) -> Writer:
         if target.thread_ts and self.native_streaming:
             return NativeStream(self.client, target, self.timing)
         return EditedReply(self.client, target, self.timing, interim=self.interim)
 
-    def _note_streaming(self, writer: Writer) -> None:
+    def note_streaming(self, writer: Writer) -> None:
         if isinstance(writer, NativeStream) and writer.unavailable in PERMANENTLY_UNAVAILABLE:
             self.native_streaming = False
 
-    async def _set_status(self, target: Target, status: str) -> None:
+    async def set_status(self, target: Target, status: str) -> None:
         if not target.assistant:
             return
         try:
@@ -173,13 +146,11 @@ class SlackRenderer:
 
     async def post_text(self, target: Target, body: str) -> None:
         for part in split_text(body, FALLBACK_PART_CHARS):
-            await call_slack(
-                partial(
-                    self.client.chat_postMessage,
-                    channel=target.channel,
-                    thread_ts=target.thread_ts or None,
-                    markdown_text=part,
-                )
+            await call_with_markdown(
+                self.client.chat_postMessage,
+                part,
+                channel=target.channel,
+                thread_ts=target.thread_ts or None,
             )
 
     async def post_buttons(self, target: Target, buttons: Buttons) -> None:
@@ -219,13 +190,50 @@ def _button_blocks(body: str, buttons: Buttons) -> list[dict[str, Any]]:
     return blocks
 
 
-async def _pump(outputs: AsyncIterator[Output], queue: asyncio.Queue[Output | _End]) -> None:
-    """Read the engine's stream into a queue, so waiting for the next output can time out
-    (to flush buffered text) without cancelling the engine's generator."""
-    try:
-        async for item in outputs:
-            queue.put_nowait(item)
-    except Exception as error:  # noqa: BLE001 - handed to the renderer, which re-raises it
-        queue.put_nowait(_End(error))
-        return
-    queue.put_nowait(_End())
+class _SlackTurn:
+    """The Slack `TurnView` for `adapters.stream_driver.drive`: one writer at a time."""
+
+    def __init__(
+        self, renderer: SlackRenderer, target: Target, keep: deque[Writer] | None = None
+    ) -> None:
+        self.renderer = renderer
+        self.target = target
+        self.writer: Writer | None = None
+        self.keep = keep  # preview mode: finished replies are kept for `deliver`
+
+    def live(self) -> Writer | None:
+        return self.writer
+
+    async def finish(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None and self.keep is not None:
+            await writer.finish(writer.text)  # nothing stored: close what was shown as it is
+        elif writer is not None:  # the stream ended without TextDone
+            await writer.finish(writer.text)
+
+    async def close(self) -> None:
+        return None
+
+    async def show(self, item: Output) -> None:
+        renderer, target = self.renderer, self.target
+        if self.keep is not None and isinstance(item, TextDone | Message | Buttons):
+            writer, self.writer = self.writer, None
+            if isinstance(item, TextDone) and writer is not None:
+                self.keep.append(writer)
+            return
+        match item:
+            case Thinking(status=status):
+                await renderer.set_status(target, status or text("slack_thinking"))
+            case TextDelta(text=delta):
+                self.writer = self.writer or renderer.new_writer(target)
+                self.writer.add(delta)
+            case TextDone(text=final):
+                writer, self.writer = self.writer or renderer.new_writer(target), None
+                await writer.finish(final)
+                renderer.note_streaming(writer)
+            case Message(text=body):
+                await renderer.post_text(target, body)
+            case Buttons():
+                await renderer.post_buttons(target, item)
+            case Report() | Handoff():
+                log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)

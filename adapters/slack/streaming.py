@@ -19,7 +19,7 @@ from functools import partial
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.client import call_slack, error_of, retry_after_of
+from adapters.slack.client import call_slack, call_with_markdown, error_of, retry_after_of
 from adapters.slack.splitting import FALLBACK_PART_CHARS, STREAM_PART_CHARS, cut_point, split_text
 
 log = logging.getLogger(__name__)
@@ -119,26 +119,22 @@ class EditedReply:
                 if shown == part:
                     continue
                 await self._take_turn()
-                await call_slack(
-                    partial(
-                        (self.client if patient else self.interim).chat_update,
-                        channel=self.target.channel,
-                        ts=ts,
-                        markdown_text=part,
-                    ),
+                await call_with_markdown(
+                    (self.client if patient else self.interim).chat_update,
+                    part,
                     attempts=attempts,
+                    channel=self.target.channel,
+                    ts=ts,
                 )
                 self._shown[index] = (ts, part)
             else:
                 await self._take_turn()
-                response = await call_slack(
-                    partial(
-                        self.client.chat_postMessage,
-                        channel=self.target.channel,
-                        thread_ts=self.target.thread_ts or None,
-                        markdown_text=part,
-                    ),
+                response = await call_with_markdown(
+                    self.client.chat_postMessage,
+                    part,
                     attempts=attempts,
+                    channel=self.target.channel,
+                    thread_ts=self.target.thread_ts or None,
                 )
                 self._shown.append((str(response["ts"]), part))
         if len(self._shown) > len(parts):
@@ -290,14 +286,11 @@ class NativeStream:
                 raise
             # Closed by Slack meanwhile: make sure the message holds all of its text.
             start = next(offset for message_ts, offset in self._messages if message_ts == ts)
-            await call_slack(
-                partial(
-                    self.client.chat_update,
-                    channel=self.target.channel,
-                    ts=ts,
-                    markdown_text=self.text[start : self._sent],
-                ),
-                attempts=3,
+            await call_with_markdown(
+                self.client.chat_update,
+                self.text[start : self._sent],
+                channel=self.target.channel,
+                ts=ts,
             )
 
     async def _stop_quietly(self) -> None:

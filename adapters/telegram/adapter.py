@@ -16,11 +16,12 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 from telegram import BotCommand, Update
-from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, CallbackContext, TypeHandler
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder
 
 from adapters.telegram.callbacks import CallbackCodec
 from adapters.telegram.delivery import RetryPolicy
+from adapters.telegram.polling import Poller
 from adapters.telegram.renderer import TelegramRenderer
 from adapters.telegram.sender import RenderTiming
 from adapters.telegram.translate import BotIdentity, to_incoming
@@ -32,6 +33,7 @@ from bot.texts import LANGS, text
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_API_URL = "https://api.telegram.org"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -81,24 +83,42 @@ class TelegramAdapter:
             )
         self._webhook_path = webhook_path or _path_of(self._webhook_url) or DEFAULT_WEBHOOK_PATH
         self._poll_timeout_s = poll_timeout_s
-        self.application = _build_application(settings, webhook=self._webhook_url is not None)
-        self.application.add_handler(TypeHandler(Update, self._on_polled_update))
-        self.application.add_error_handler(self._on_error)
+        # PTB's Application only builds the Bot here; its Updater and update queue are not
+        # used (they confirm updates before they are stored: see polling.py).
+        self.application = _build_application(settings)
+        self._api_url = settings.telegram_base_url or TELEGRAM_API_URL
         self._codec = CallbackCodec()
         self._recent = _RecentIds()
         self._webhook_lock = asyncio.Lock()
         self._me: BotIdentity | None = None
+        self._poller = Poller(
+            self.application.bot,
+            self.handle_update,
+            timeout_s=int(poll_timeout_s),
+            allowed_updates=ALLOWED_UPDATES,
+        )
         self.renderer = TelegramRenderer(self.application.bot, self._codec, timing, policy)
         engine.attach(Platform.TELEGRAM, self.renderer)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Connect, or fail in one sentence (ConfigError) that names the variable and never
+        the token: PTB's own messages quote it."""
         app = self.application
-        await app.initialize()
-        self._me = BotIdentity(app.bot.id, app.bot.username)
-        await self._set_commands()
-        await app.start()
+        try:
+            await app.initialize()
+            self._me = BotIdentity(app.bot.id, app.bot.username)
+            await self._set_commands()
+        except InvalidToken:
+            raise ConfigError(
+                f"BOT_TELEGRAM_TOKEN: the Bot API at {self._api_url} rejected the token"
+            ) from None
+        except TelegramError as error:
+            raise ConfigError(
+                f"BOT_TELEGRAM_BASE_URL: could not reach the Bot API at {self._api_url} "
+                f"({type(error).__name__})"
+            ) from None
         if self._webhook_url:
             await app.bot.set_webhook(
                 self._webhook_url,
@@ -107,20 +127,12 @@ class TelegramAdapter:
             )
             log.info("telegram: webhook mode, %s", self._webhook_url)
         else:
-            assert app.updater is not None
-            # start_polling removes any webhook first (getUpdates is refused while one is set)
-            await app.updater.start_polling(
-                timeout=int(self._poll_timeout_s), allowed_updates=ALLOWED_UPDATES
-            )
+            await self._poller.start()
             log.info("telegram: long polling as @%s", self._me.username)
 
     async def stop(self) -> None:
-        app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        await app.shutdown()
+        await self._poller.stop()
+        await self.application.shutdown()
 
     async def _set_commands(self) -> None:
         for lang in LANGS:
@@ -152,24 +164,23 @@ class TelegramAdapter:
             await self.handle_update(update)
         return web.Response(text="ok")
 
-    async def _on_polled_update(self, update: Update, _context: CallbackContext) -> None:  # type: ignore[type-arg]
-        await self.handle_update(update)
-
-    async def _on_error(self, update: object, context: CallbackContext) -> None:  # type: ignore[type-arg]
-        log.error("telegram: handling update failed", exc_info=context.error)
-
     async def handle_update(self, update: Update) -> None:
-        """Submit what the update says, once; every callback query is answered."""
+        """Submit what the update says, once; returns when it is stored (a store failure
+        raises, so the update is not confirmed). A callback query is answered after."""
         if update.update_id in self._recent:
             log.debug("telegram: update %s redelivered; skipped", update.update_id)
             return
-        if update.callback_query is not None:
-            await self._answer_callback(update)
         assert self._me is not None, "start() first"
-        incoming = to_incoming(update, self._me, self._codec)
+        try:
+            incoming = to_incoming(update, self._me, self._codec)
+        except Exception:
+            log.exception("telegram: update %s could not be read; skipped", update.update_id)
+            incoming = None
         if incoming is not None:
             await self._engine.submit(incoming)
         self._recent.add(update.update_id)
+        if update.callback_query is not None:
+            await self._answer_callback(update)
 
     async def _answer_callback(self, update: Update) -> None:
         assert update.callback_query is not None
@@ -186,12 +197,10 @@ def _path_of(url: str | None) -> str | None:
     return path if path not in ("", "/") else None
 
 
-def _build_application(settings: Settings, *, webhook: bool) -> Application:  # type: ignore[type-arg]
+def _build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
     builder = ApplicationBuilder().token(settings.telegram_token.get_secret_value())
     if settings.telegram_base_url:
         builder = builder.base_url(f"{settings.telegram_base_url}/bot")
         builder = builder.base_file_url(f"{settings.telegram_base_url}/file/bot")
-    if webhook:
-        builder = builder.updater(None)
-    return builder.build()
+    return builder.updater(None).build()

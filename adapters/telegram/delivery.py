@@ -40,6 +40,12 @@ def is_parse_error(error: BadRequest) -> bool:
     return "can't parse entities" in error.message.lower()
 
 
+def is_gone(error: BadRequest) -> bool:
+    """The chat is not there to deliver to, now or later."""
+    message = error.message.lower()
+    return "chat not found" in message or "user is deactivated" in message
+
+
 def is_not_modified(error: BadRequest) -> bool:
     return "message is not modified" in error.message.lower()
 
@@ -65,7 +71,10 @@ async def deliver(
         except Forbidden as error:
             log.info("telegram %s: forbidden (%s); delivery blocked", what, error.message)
             raise DeliveryBlocked(error.message) from error
-        except BadRequest:
+        except BadRequest as error:
+            if is_gone(error):
+                log.info("telegram %s: %s; delivery blocked", what, error.message)
+                raise DeliveryBlocked(error.message) from error
             raise
         except NetworkError as error:
             network_failures += 1

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 
 from telegram import Bot
 
+from adapters.stream_driver import drive
 from adapters.telegram.callbacks import CallbackCodec
 from adapters.telegram.delivery import RetryPolicy
 from adapters.telegram.sender import ChatSender, EditThrottle, RenderTiming, keyboard
@@ -38,10 +40,6 @@ def is_private_chat(chat_id: int) -> bool:
     return chat_id > 0
 
 
-async def _next_output(outputs: AsyncIterator[Output]) -> Output:
-    return await anext(outputs)
-
-
 class TelegramRenderer:
     def __init__(
         self,
@@ -56,49 +54,86 @@ class TelegramRenderer:
         self.policy = policy or RetryPolicy()
         self._throttle = EditThrottle(self.timing.edit_interval_s)
         self._chat_locks: dict[int, asyncio.Lock] = {}
+        # Previewed replies waiting for their delivery, per conversation, oldest first.
+        self._kept: defaultdict[ConversationKey, deque[StreamView]] = defaultdict(
+            lambda: deque(maxlen=8)
+        )
 
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
         chat_id = int(key.chat_id)
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:
             sender = ChatSender(self.bot, chat_id, self._throttle, self.policy)
-            await _Turn(self, sender).run(outputs)
+            await drive(outputs, _Turn(self, sender))
+
+    # ---- with the outbox (bot.ports.Deliverer) -------------------------------------------
+
+    async def preview(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
+        """Typing and drafts while the turn runs; each finished reply's view is kept for
+        `deliver` (a draft vanishes by itself, a group's plain-text message is edited)."""
+        chat_id = int(key.chat_id)
+        async with self._chat_locks.setdefault(chat_id, asyncio.Lock()):
+            sender = ChatSender(self.bot, chat_id, self._throttle, self.policy)
+            await drive(outputs, _Turn(self, sender, keep=self._kept[key]))
+
+    async def deliver(self, key: ConversationKey, output: Output) -> None:
+        chat_id = int(key.chat_id)
+        async with self._chat_locks.setdefault(chat_id, asyncio.Lock()):
+            sender = ChatSender(self.bot, chat_id, self._throttle, self.policy)
+            kept = self._kept.get(key)
+            match output:
+                case TextDone(text=final_text) if kept:
+                    await kept[0].finish(final_text)
+                    kept.popleft()  # only once Telegram took it: a retry finishes it again
+                case TextDone(text=final_text) if final_text.strip():
+                    await sender.send_formatted(final_text)
+                case Message(text=body):
+                    await sender.send_formatted(body)
+                case Buttons(text=prompt, buttons=buttons):
+                    await sender.send_formatted(prompt, keyboard(buttons, self.codec))
+            if kept is not None and not kept:
+                del self._kept[key]
 
 
 class _Turn:
-    def __init__(self, renderer: TelegramRenderer, sender: ChatSender) -> None:
+    """The Telegram `TurnView` for `adapters.stream_driver.drive`."""
+
+    def __init__(
+        self,
+        renderer: TelegramRenderer,
+        sender: ChatSender,
+        keep: deque[StreamView] | None = None,
+    ) -> None:
         self.renderer = renderer
         self.sender = sender
+        # Preview mode (with the outbox): replies are not finished here but kept for
+        # `deliver`, and complete messages are left to it.
+        self.keep = keep
         self.view: StreamView | None = None
         self._typing: asyncio.Task[None] | None = None
 
-    async def run(self, outputs: AsyncIterator[Output]) -> None:
-        pending: asyncio.Task[Output] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.create_task(_next_output(outputs))
-                delay = self.view.due_in() if self.view is not None else None
-                done, _ = await asyncio.wait({pending}, timeout=delay)
-                if not done:
-                    assert self.view is not None  # a timeout only happens with a view
-                    await self.view.flush()
-                    continue
-                finished, pending = pending, None
-                try:
-                    output = finished.result()
-                except StopAsyncIteration:
-                    break
-                await self._show(output)
-            await self._close_stream("")  # a stream that ended without TextDone
-        finally:
-            await self._stop_typing()
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await pending
+    def live(self) -> StreamView | None:
+        return self.view
+
+    async def finish(self) -> None:
+        if self.keep is not None:
+            self.view = None  # no TextDone: nothing was stored, so nothing is delivered
+            return
+        await self._close_stream("")  # a stream that ended without TextDone
+
+    async def close(self) -> None:
+        await self._stop_typing()
+
+    async def show(self, output: Output) -> None:
+        await self._show(output)
 
     async def _show(self, output: Output) -> None:
+        if self.keep is not None and isinstance(output, TextDone | Message | Buttons):
+            await self._stop_typing()
+            view, self.view = self.view, None
+            if isinstance(output, TextDone) and view is not None:
+                self.keep.append(view)
+            return
         match output:
             case Thinking():
                 if self.view is None and self._typing is None:

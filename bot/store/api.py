@@ -31,6 +31,12 @@ class MessageStatus(StrEnum):
     SENT = "sent"  # an assistant message
 
 
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # stored with its turn, not yet accepted by the platform
+    DELIVERED = "delivered"  # the platform accepted it
+    FAILED = "failed"  # given up: the platform refused it for good (blocked, too many tries)
+
+
 class Role(StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
@@ -79,6 +85,21 @@ class NewReply:
     cached_tokens: int | None = None
     ttft_ms: int | None = None
     latency_ms: int | None = None
+    delivery: JSON | None = None  # what to show (an outbox payload); None: nothing to deliver
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One reply's delivery: its payload, state and retry schedule."""
+
+    id: int
+    conversation_id: int
+    message_id: int | None
+    payload: JSON
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +177,7 @@ class TurnCommit:
     status: ConversationStatus = ConversationStatus.ACTIVE
     replies: list[NewReply] = field(default_factory=list)
     evaluation: NewEvaluation | None = None
+    delivered: bool = False  # the replies were already shown (a renderer without an outbox)
 
 
 class Store(Protocol):
@@ -208,6 +230,22 @@ class Store(Protocol):
         """Write one turn; returns the new evaluation's id when the turn stored one."""
 
     async def get_evaluation(self, evaluation_id: int) -> EvaluationRecord: ...
+
+    # ---- the outbox (bot/delivery.py) ---------------------------------------------------
+
+    async def pending_deliveries(self, conversation_id: int) -> list[OutboxRecord]:
+        """The conversation's undelivered replies, oldest first (due or not)."""
+
+    async def conversations_with_due_deliveries(self, now: datetime) -> list[int]: ...
+
+    async def mark_delivered(self, outbox_id: int) -> None: ...
+
+    async def mark_delivery_failed(
+        self, outbox_id: int, error: str, retry_at: datetime | None
+    ) -> None:
+        """One more failed attempt; retried at `retry_at`, or given up (FAILED) when None."""
+
+    async def delivery_counts(self) -> dict[DeliveryState, int]: ...
 
     def conversation_lock(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
         """Held while a turn runs: a PostgreSQL advisory lock, so one turn at a time across

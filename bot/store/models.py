@@ -182,3 +182,28 @@ class Tombstone(Base):
     user_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
     deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
     requested_by: Mapped[str] = mapped_column(sa.String(255))
+
+
+class Outbox(Base):
+    """A reply to deliver: written with its turn, marked delivered once the platform took it.
+
+    `message_id` is the stored reply it shows (unique: one delivery per reply); `payload`
+    is the output to render (kind, text, buttons)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index(None, "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

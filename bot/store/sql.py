@@ -41,6 +41,7 @@ from bot.store.models import (
     ProcessedEvent,
     User,
 )
+from bot.store.outbox import OutboxQueries
 from bot.store.records import (
     audit_record,
     conversation_record,
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 PING_TIMEOUT_S = 5.0
 
 
-class SqlStore:
+class SqlStore(OutboxQueries):
     """Storage over a SQLAlchemy URL: `sqlite+aiosqlite:///path/bot.db` or
     `postgresql+asyncpg://user@host/db`. `schema` (PostgreSQL only) keeps every table in that
     schema, created by `upgrade()` when missing."""

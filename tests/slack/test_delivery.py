@@ -113,11 +113,10 @@ async def test_long_streamed_reply_split_under_the_stream_limit(bot: Bot) -> Non
     _, mention = bot.slack.mention("tell me everything")
     await bot.send(mention)
     thread_ts = mention["event"]["ts"]
-    await until(
-        lambda: "".join(m.text for m in bot.slack.bot_messages("C_GENERAL", thread_ts)) == reply,
-        timeout=10,
-    )
+    await until(lambda: bot.engine.accepted)
+    await bot.engine.idle()  # the turn is over: every stream has been stopped
     parts = bot.slack.bot_messages("C_GENERAL", thread_ts)
+    assert "".join(m.text for m in parts) == reply
     assert len(parts) == 3 and all(len(m.text) <= 12_000 and not m.streaming for m in parts)
     assert all(c.ok for c in bot.slack.calls)
 

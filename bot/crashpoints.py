@@ -1,0 +1,21 @@
+"""Fault injection for the crash tests: `BOT_CRASH_AT=<name>` kills the process with
+SIGKILL the first time it reaches the named point, as `kill -9` would at that instant.
+
+Read once at import (a test sets it in the environment of the bot it starts); unset, a
+crash point costs one comparison. Names in use: `telegram.received` (updates taken from
+getUpdates, not yet stored), `turn.previewed` (the reply streamed as drafts, not stored),
+`turn.committed` (the turn stored, its replies not yet delivered), `delivery.accepted`
+(the platform took a reply, not yet marked delivered).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_ARMED = os.environ.get("BOT_CRASH_AT", "")
+
+
+def reached(name: str) -> None:
+    if _ARMED and name == _ARMED:
+        os.kill(os.getpid(), signal.SIGKILL)
