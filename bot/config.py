@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     asr_model: str | None = None  # None: the first model of the ASR server's /v1/models
     asr_max_seconds: float = Field(default=180.0, gt=0)
     keep_audio: bool = False  # keep voice notes themselves (retention and /delete cover them)
+    # the embedded Whisper's files (bot.localmodel.asr reads it before Settings exist)
+    local_asr_dir: Path | None = None
 
     @field_validator("slack_deciders", mode="before")
     @classmethod
