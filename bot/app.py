@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.domain import Platform
 from bot.engine import Engine, EngineOptions
 from bot.export import export_user_data
 from bot.flows.base import FlowRegistry
@@ -19,8 +20,12 @@ from bot.http import HttpServer
 from bot.interview.flow import InterviewFlow
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
+from bot.llm.transcription import TranscriptionClient
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
+from bot.speech.audio import AudioLimits
+from bot.speech.step import VoiceStep
+from bot.speech.transcriber import VoiceTranscriber
 from bot.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,8 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     prompts = PromptLibrary(settings.prompts_dir)
     store = SqlStore(settings.database_url)
     llm = build_llm(settings)
+    asr = TranscriptionClient(settings.asr_base_url, model=settings.asr_model)
+    voice = VoiceStep(VoiceTranscriber(asr, AudioLimits(max_seconds=settings.asr_max_seconds)))
     try:
         await store.upgrade()
         engine = Engine(
@@ -80,9 +87,11 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
                 retention_days=settings.retention_days,
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
+            voice=voice,
         )
         yield Core(settings, store, llm, prompts, engine)
     finally:
+        await asr.close()
         await llm.close()
         await store.close()
 
@@ -93,7 +102,13 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
     if settings.telegram_token is not None:
         from adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(settings, built.engine))
+        telegram = TelegramAdapter(settings, built.engine)
+        if built.engine.voice is not None:
+            from adapters.telegram import TelegramAudioSource
+
+            source = TelegramAudioSource(telegram.application.bot)
+            built.engine.voice.register(Platform.TELEGRAM, source)
+        adapters.append(telegram)
     if settings.slack_bot_token is not None:
         from adapters.slack import SlackAdapter
         from bot.interview.desk import HiringDesk

@@ -52,6 +52,7 @@ from bot.ports import (
     Renderer,
 )
 from bot.prompts import PromptLibrary
+from bot.speech.step import VoiceStep
 from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
@@ -87,9 +88,11 @@ class Engine:
         flows: FlowRegistry,
         options: EngineOptions | None = None,
         exporter: Exporter | None = None,
+        voice: VoiceStep | None = None,
     ) -> None:
         self.store, self.llm, self.prompts, self.flows = store, llm, prompts, flows
         self.exporter = exporter
+        self.voice = voice  # adapters register their AudioSource on it
         self.options = options or EngineOptions()
         self._renderers: dict[Platform, Renderer] = {}
         self._listeners: list[Listener] = []
@@ -108,6 +111,7 @@ class Engine:
             self._context,
             max_input_chars=self.options.max_input_chars,
             exporter=exporter,
+            voice=voice,
         )
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------

@@ -28,6 +28,7 @@ from bot.export import export_user_data
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Receipt
 from bot.prompts import PromptLibrary
+from bot.speech.step import VoiceStep
 from bot.store.sql import SqlStore
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -126,6 +127,7 @@ async def harness(
     options: EngineOptions | None = None,
     timeout_s: float = 10,
     llm: OpenAICompatibleLLM | None = None,
+    voice: VoiceStep | None = None,
 ) -> AsyncIterator[Harness]:
     """`llm` replaces the test client built from `llm_url` (the caller then closes it)."""
     store = SqlStore(db_url, schema=schema) if schema else SqlStore(db_url)
@@ -139,6 +141,7 @@ async def harness(
         default_flows(),
         options or EngineOptions(retry_interval_s=retry_interval_s),
         exporter=lambda user_id: export_user_data(store, user_id),
+        voice=voice,
     )
     seen = Recorder()
     engine.attach(Platform.CONSOLE, seen)

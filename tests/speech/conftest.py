@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.localmodel.asr import asr_model_dir, local_asr_server
+from tests.fakes.telegram import FakeTelegram
 from tests.speech.fake_asr import FakeASRServer
 
 
@@ -22,3 +23,9 @@ def whisper_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def fake_asr() -> AsyncIterator[FakeASRServer]:
     async with FakeASRServer() as server:
         yield server
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
