@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     asr_base_url: str = "http://127.0.0.1:8010/v1"  # loopback and silent: `run` starts Whisper
     asr_model: str | None = None  # None: the first model of the ASR server's /v1/models
     asr_max_seconds: float = Field(default=180.0, gt=0)
-    keep_audio: bool = False  # keep voice notes themselves (retention and /delete cover them)
     # the embedded Whisper's files (bot.localmodel.asr reads it before Settings exist)
     local_asr_dir: Path | None = None
 

@@ -206,3 +206,16 @@ async def test_a_file_telegram_will_not_hand_out_is_too_big(tg: FakeTelegram) ->
 class _NoEngine:
     def attach(self, platform: object, renderer: object) -> None:
         pass
+
+
+@pytest.mark.parametrize("kind", ["video_note", "audio"])
+async def test_video_notes_and_audio_files_are_voice_answers_too(
+    tg: FakeTelegram, llm_server: FakeLLMServer, db_url: str, fake_asr: FakeASRServer, kind: str
+) -> None:
+    fake_asr.enqueue("Cursor pagination with a stable sort key.")
+    async with live_bot(tg, llm_server.base_url, db_url, fake_asr.base_url) as bot:
+        await at_first_question(tg, bot)
+        await send_audio(tg, CHAT, USER, clip("en_short_yes.ogg").read(), kind=kind)
+        await tg.wait_for(lambda: heard_count(tg) == 1)
+        assert "Cursor pagination with a stable sort key." in heard_message(tg).text
+        assert fake_asr.requests[0]["language"] == "en"
