@@ -14,6 +14,7 @@ import typer
 
 from bot.cli_admin import admin_app
 from bot.cli_model import model_app
+from bot.cli_resume import resume_app
 from bot.cli_speech import transcribe, with_local_asr
 from bot.config import Settings, load_settings
 from bot.errors import BotError
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(admin_app)
 app.command("transcribe")(transcribe)
+app.add_typer(resume_app, name="resume")
 
 log = logging.getLogger("bot")
 
@@ -58,7 +60,7 @@ def run(
     settings = _settings()
     with ExitStack() as stack:
         settings = _with_local_model(settings, stack, local_model)
-        if local_model:
+        if local_model and settings.telegram_token is not None:  # voice answers: Telegram only
             settings = with_local_asr(settings, stack)
         _run_everything(settings)
 

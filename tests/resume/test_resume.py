@@ -3,6 +3,10 @@ requirement marked met carries a quote found verbatim in the visible résumé.""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +144,31 @@ async def test_the_match_section_is_its_own_report(llm_server: FakeLLMServer) ->
     assert "hidden_text" in section
     assert "score" not in match.model_dump()  # no interview score lives in the match
     assert render_match(match, "zh").startswith("与岗位的匹配")
+
+
+async def test_chatbot_resume_match_prints_the_section(
+    llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
+    llm_server.enqueue(Answer(json=GULLIBLE))
+    cv = tmp_path / "cv.pdf"
+    cv.write_bytes(pdf_resume())
+    env = {**os.environ, "BOT_LLM_BASE_URL": llm_server.base_url, "BOT_LLM_MAX_RETRIES": "0"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "resume",
+        "match",
+        str(cv),
+        "--role",
+        "python-backend",
+        "--json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    result = json.loads(out)
+    assert [r["id"] for r in result["requirements"] if r["met"]] == ["python", "sql"]
+    assert result["flags"][0]["kind"] == "hidden_text"
