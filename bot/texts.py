@@ -356,6 +356,10 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     # ---- voice answers (bot.speech) ---------------------------------------------------
     "voice_heard": {"en": "I heard:\n\n{transcript}", "zh": "我听到的是：\n\n{transcript}"},
+    "hiring_voice_answer": {
+        "en": "    _answered by voice, transcribed by {model}_",
+        "zh": "    _语音回答，由 {model} 转写_",
+    },
     "voice_use": {"en": "Use this answer", "zh": "用这个回答"},
     "voice_record_again": {"en": "Record again", "zh": "重新录音"},
     "voice_type_instead": {"en": "Type instead", "zh": "改为打字"},
