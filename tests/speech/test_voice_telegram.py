@@ -33,12 +33,19 @@ CHAT = USER = 5151
 
 @asynccontextmanager
 async def live_bot(
-    tg: FakeTelegram, llm_url: str, db_url: str, asr_url: str, limits: AudioLimits | None = None
+    tg: FakeTelegram,
+    llm_url: str,
+    db_url: str,
+    asr_url: str,
+    limits: AudioLimits | None = None,
+    retry_interval_s: float = 60.0,
 ) -> AsyncIterator[Harness]:
+    # A long retry interval unless a test needs the retry loop: its store calls, cancelled
+    # at shutdown, would otherwise finish in aiosqlite's thread after the loop closed.
     asr = TranscriptionClient(asr_url)
     voice = VoiceStep(VoiceTranscriber(asr, limits))
     try:
-        async with harness(llm_url, db_url, voice=voice) as bot:
+        async with harness(llm_url, db_url, voice=voice, retry_interval_s=retry_interval_s) as bot:
             adapter = TelegramAdapter(
                 settings_for(tg),
                 bot.engine,
@@ -146,7 +153,9 @@ async def test_record_again_and_type_instead_never_count(
 async def test_asr_outage_keeps_the_voice_note_and_transcribes_it_when_back(
     tg: FakeTelegram, llm_server: FakeLLMServer, db_url: str, fake_asr: FakeASRServer
 ) -> None:
-    async with live_bot(tg, llm_server.base_url, db_url, fake_asr.base_url) as bot:
+    async with live_bot(
+        tg, llm_server.base_url, db_url, fake_asr.base_url, retry_interval_s=0.2
+    ) as bot:
         await at_first_question(tg, bot)
         for _ in range(3):
             fake_asr.enqueue_status(503)
