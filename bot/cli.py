@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import typer
 
 from bot.cli_admin import admin_app
+from bot.cli_evaluate import evaluate_app
 from bot.cli_model import model_app
 from bot.cli_resume import resume_app
 from bot.cli_speech import transcribe, with_local_asr
@@ -24,6 +25,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(admin_app)
+app.add_typer(evaluate_app)
 app.command("transcribe")(transcribe)
 app.add_typer(resume_app, name="resume")
 

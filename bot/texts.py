@@ -104,6 +104,26 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Could you walk me through what you would do first, and why?",
         "zh": "能否具体说说您首先会做什么，为什么？",
     },
+    # `chatbot evaluate` (bot/cli_evaluate.py), read by the hiring team in a terminal
+    "evaluate_question": {"en": "Question {id}: score {score}", "zh": "问题 {id}：得分 {score}"},
+    "evaluate_covered": {
+        "en": '  covered: {point} \u2014 "{quote}"',
+        "zh": "  已覆盖：{point} \u2014 “{quote}”",
+    },
+    "evaluate_missed": {"en": "  missed: {point}", "zh": "  未覆盖：{point}"},
+    "evaluate_flag": {
+        "en": '  flagged ({source}): "{excerpt}"',
+        "zh": "  已标记（{source}）：“{excerpt}”",
+    },
+    "evaluate_competencies": {"en": "Competencies: {scores}", "zh": "各项能力：{scores}"},
+    "evaluate_recommendation": {
+        "en": "Recommendation (advice for a person to decide): {recommendation}. Why: {reason}",
+        "zh": "建议（仅供参考，由人来决定）：{recommendation}。理由：{reason}",
+    },
+    "evaluate_failed": {
+        "en": "The evaluation failed ({kind}); nothing was stored. The log has the details.",
+        "zh": "评估失败（{kind}），未保存任何内容。详情见日志。",
+    },
     "interview_ack": {"en": "Thank you.", "zh": "谢谢。"},
     "interview_progress": {"en": "Question {n} of {total}:", "zh": "第 {n} 题（共 {total} 题）："},
     "interview_last_answer": {

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-MIN_QUOTE_CHARS = 8  # normalised characters: "yes", "the" or "I" prove nothing
+MIN_QUOTE_CHARS = 8  # normalised characters (CJK counting two): "yes" or "the" prove nothing
 MIN_SUBSTANTIVE_WORDS = 4
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -25,11 +25,13 @@ def normalise(text: str) -> str:
 
 
 def is_verbatim(quote: str, texts: Sequence[str]) -> bool:
-    """Whether `quote` is in one of `texts` (normalised) and long enough to count."""
+    """Whether `quote` is in `texts` (normalised), one of them or running from one into the
+    next (an answer and its follow-up answer, as the model saw them), and long enough."""
     wanted = normalise(quote)
-    if len(wanted.replace(" ", "")) < MIN_QUOTE_CHARS:
+    # A Chinese character carries about what two Latin letters do.
+    if len(wanted.replace(" ", "")) + len(_CJK.findall(wanted)) < MIN_QUOTE_CHARS:
         return False
-    return any(wanted in normalise(text) for text in texts)
+    return wanted in normalise(" ".join(texts))
 
 
 def word_count(text: str) -> int:

@@ -231,7 +231,7 @@ class InterviewFlow:
             yield Evaluated("failed", {}, exc.raw_output, model, version, role.version, str(exc))
             return
         state.stage = "done"
-        report = scored.report.model_copy(update=self._facts(state))
+        report = scored.report.model_copy(update=state.report_facts())
         yield Evaluated("ok", report.to_data(), scored.raw, scored.model, version, role.version)
         yield Finished("finished")
 
@@ -240,18 +240,6 @@ class InterviewFlow:
         if state.stage == "asking" and state.role_id is not None:
             return f"{help_text}\n\n{self._question(self._role(ctx, state), state)}"
         return help_text
-
-    @staticmethod
-    def _facts(state: InterviewState) -> dict[str, object]:
-        duration = None
-        if state.started_at and state.finished_at:
-            duration = round((state.finished_at - state.started_at).total_seconds() / 60, 1)
-        return {
-            "follow_ups": sum(state.follow_ups.values()),
-            "duration_minutes": duration,
-            "language": state.lang,
-            "consented_at": state.consented_at.isoformat() if state.consented_at else None,
-        }
 
     @staticmethod
     def _role(ctx: TurnContext, state: InterviewState) -> Role:

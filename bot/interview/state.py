@@ -67,6 +67,18 @@ class InterviewState(FlowState):
     def texts_of(self, question_id: str) -> list[str]:
         return [a.text for a in self.answers if a.question_id == question_id]
 
+    def report_facts(self) -> dict[str, object]:
+        """What the evaluation report says about the interview itself (EvaluationReport)."""
+        duration = None
+        if self.started_at and self.finished_at:
+            duration = round((self.finished_at - self.started_at).total_seconds() / 60, 1)
+        return {
+            "follow_ups": sum(self.follow_ups.values()),
+            "duration_minutes": duration,
+            "language": self.lang,
+            "consented_at": self.consented_at.isoformat() if self.consented_at else None,
+        }
+
     def progress(self, questions: int) -> str:
         """Where the interview stands, for a person: "question 3 of 6", "done", ..."""
         if self.stage == "asking":

@@ -26,6 +26,7 @@ from bot.store.api import (
     InvitationRecord,
     MessageRecord,
     MessageStatus,
+    NewEvaluation,
     Role,
     TurnCommit,
     UserRecord,
@@ -379,6 +380,38 @@ class SqlStore(OutboxQueries):
                 )
             )
             return decision_record(row)
+
+    async def record_rescoring(
+        self, conversation_id: int, evaluation: NewEvaluation, actor: str, details: JSON
+    ) -> int:
+        """A new evaluation of a stored conversation (`chatbot evaluate --conversation`),
+        beside the old ones, audited in the same transaction; its id."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await get_row(session, Conversation, conversation_id)
+            row = Evaluation(
+                conversation_id=conversation_id,
+                status=evaluation.status,
+                data=evaluation.data,
+                raw_output=evaluation.raw_output,
+                model=evaluation.model,
+                prompt_version=evaluation.prompt_version,
+                role_version=evaluation.role_version,
+                error=evaluation.error,
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                AuditEntry(
+                    event="rescoring",
+                    actor=actor,
+                    subject=f"conversation:{conversation_id}",
+                    details={**details, "evaluation_id": row.id, "model": evaluation.model},
+                    at=now,
+                )
+            )
+            return row.id
 
     async def decisions(self, evaluation_id: int) -> list[DecisionRecord]:
         query = (

@@ -16,6 +16,8 @@ import pytest
 
 from bot.domain import InputKind, TextDelta
 from bot.engine import EngineOptions
+from bot.interview.evidence import is_verbatim
+from bot.interview.report import EvaluationReport
 from bot.llm.types import ContentDelta
 from bot.store.api import ConversationStatus, Role
 from bot.texts import text
@@ -109,21 +111,26 @@ async def test_whole_interview_reaches_a_validated_evaluation(
     [evaluation] = await bot.store.evaluations_for(conversation.id)
     assert evaluation.status == "ok", evaluation.error
     assert conversation.status is ConversationStatus.FINISHED
-    data = evaluation.data
-    assert {q["question_id"] for q in data["questions"]} == {
+    report = EvaluationReport.from_stored(evaluation.data)
+    assert [q.id for q in report.questions] == [
         "async-io",
         "api-design",
         "slow-query",
         "transactions",
         "incident",
         "disagreement",
-    }
-    assert all(1 <= q["score"] <= 5 for q in data["questions"])
-    assert data["recommendation"] in {"advance", "hold", "reject"}
+    ]
+    assert all(q.score is not None and 1 <= q.score <= 5 for q in report.questions)
+    assert report.recommendation in {"advance", "hold", "reject"}
     assert evaluation.model == "smollm2-135m-instruct"
+    # whatever the tiny model claims, every credited point is verbatim in what was written
+    written = [m.text for m in await bot.store.history(conversation.id) if m.role is Role.USER]
+    for question in report.questions:
+        assert all(is_verbatim(quote, written) for quote in question.evidence)
     structured = [r for r in proxy.requests if "response_format" in r]
     assert all(r["response_format"]["type"] == "json_schema" for r in structured)
     assert len([r for r in structured if r["temperature"] == 0]) == len(structured)
+    assert len({r["messages"][0]["content"] for r in structured}) == 1  # one cached prefix
 
 
 async def test_leaving_a_stream_early_aborts_the_request(vllm: VLLMServer, db_url: str) -> None:

@@ -1,0 +1,47 @@
+"""The stated rules: the score from verified coverage, the recommendation with its reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.interview.evidence import cut_at_word, is_verbatim
+from bot.interview.recommendation import recommend
+from bot.interview.scoring import score_rule
+
+NAMES = {"python": "Python", "data": "Data"}
+
+
+@pytest.mark.parametrize(
+    ("covered", "items", "score"),
+    [(0, 4, 1), (1, 4, 2), (2, 4, 3), (3, 4, 4), (4, 4, 5), (1, 3, 2), (2, 3, 4), (5, 7, 4)],
+)
+def test_the_score_follows_from_verified_coverage(covered: int, items: int, score: int) -> None:
+    assert score_rule(covered, items) == score
+
+
+def test_the_reason_names_the_condition_that_fired() -> None:
+    advance = recommend({"python": 4.0, "data": 3.5}, NAMES)
+    assert advance.recommendation == "advance"
+    assert advance.reason == "average 3.8 >= 3.5 and the lowest competency, Data 3.5, >= 2.5"
+    assert recommend({"python": 2.0, "data": 2.5}, NAMES).reason == "average 2.2 < 2.5"
+    lowest = recommend({"python": 5.0, "data": 1.0}, NAMES)
+    assert (lowest.recommendation, lowest.reason) == ("reject", "Data 1.0 < 1.5")
+    hold = recommend({"python": 5.0, "data": 2.0}, NAMES)
+    assert (hold.recommendation, hold.reason) == ("hold", "Data 2.0 < 2.5 (advance needs it)")
+    held = recommend({"python": 4.0, "data": 4.0}, NAMES, held=True)
+    assert held.recommendation == "hold" and held.held
+    assert held.reason.startswith("held for a person: text addressed to the grader")
+
+
+def test_quotes_are_compared_without_whitespace_case_or_punctuation() -> None:
+    answer = ["I'd use  cursor pagination, on (created_at, id)."]
+    assert is_verbatim("cursor pagination on created_at id", answer)
+    assert is_verbatim("CURSOR   Pagination,", answer)
+    assert not is_verbatim("keyset pagination", answer)
+    assert not is_verbatim("use", answer)  # too short to prove anything
+    assert is_verbatim("游标分页", ["我会用游标分页，并限制每页数量。"])
+
+
+def test_free_text_is_cut_at_a_word_boundary() -> None:
+    cut = cut_at_word("Covered 3 of 4: cursor pagination; a stable sort key; limits", 40)
+    assert cut == "Covered 3 of 4: cursor pagination; a…" and len(cut) <= 40
