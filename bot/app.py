@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.domain import Platform
 from bot.engine import Engine, EngineOptions
+from bot.errors import BotError, ConfigError
 from bot.export import export_user_data
 from bot.flows.base import FlowRegistry
 from bot.flows.support import SupportFlow
@@ -27,6 +28,7 @@ from bot.speech.audio import AudioLimits
 from bot.speech.step import VoiceStep
 from bot.speech.transcriber import VoiceTranscriber
 from bot.store.sql import SqlStore
+from bot.store.startup import redacted_url, upgrade_when_free
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     asr = TranscriptionClient(settings.asr_base_url, model=settings.asr_model)
     voice = VoiceStep(VoiceTranscriber(asr, AudioLimits(max_seconds=settings.asr_max_seconds)))
     try:
-        await store.upgrade()
+        await _open_database(store, settings.database_url)
         engine = Engine(
             store,
             llm,
@@ -94,6 +96,41 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
         await asr.close()
         await llm.close()
         await store.close()
+
+
+async def _open_database(store: SqlStore, url: str) -> None:
+    """Migrate, or fail in one sentence naming the variable (no password, no traceback)."""
+    try:
+        await upgrade_when_free(store)
+    except Exception as error:
+        log.debug("database start-up failed", exc_info=True)
+        raise ConfigError(
+            f"BOT_DATABASE_URL: could not open the database at {redacted_url(url)} "
+            f"({type(error).__name__})"
+        ) from None
+
+
+# The variable to name when an adapter cannot start: its credentials and where it connects.
+ADAPTER_VARIABLES = {
+    Platform.TELEGRAM: "BOT_TELEGRAM_TOKEN or BOT_TELEGRAM_BASE_URL",
+    Platform.SLACK: "BOT_SLACK_BOT_TOKEN, BOT_SLACK_APP_TOKEN or BOT_SLACK_API_URL",
+}
+
+
+async def _start_adapter(adapter: Adapter) -> None:
+    """Start one adapter; a failure that is not already one sentence becomes one (the
+    exception's own text may quote a token, so only its type is shown)."""
+    try:
+        await adapter.start()
+    except BotError:
+        raise
+    except Exception as error:
+        log.debug("%s adapter start-up failed", adapter.platform.value, exc_info=True)
+        variables = ADAPTER_VARIABLES.get(adapter.platform, "its settings")
+        raise ConfigError(
+            f"{variables}: the {adapter.platform.value} adapter could not start "
+            f"({type(error).__name__})"
+        ) from None
 
 
 def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
@@ -121,29 +158,37 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
 async def serve(settings: Settings) -> None:
     """`chatbot run` with at least one platform: adapters, engine, HTTP server, until a
     signal asks us to stop."""
+    stop = _stop_on_signals()
     async with core(settings) as built, AsyncExitStack() as stack:
         built.adapters = platform_adapters(settings, built)
+        # The database's own tables first (the scheduler creates its table on start), and
+        # only then anything that lets the outside probe or write: on a fresh SQLite file
+        # a /healthz probe must not race APScheduler's CREATE TABLE.
+        scheduler = scheduler_from_settings(settings, built.engine, built.store)
+        await scheduler.start()
+        stack.push_async_callback(scheduler.stop)
         http = HttpServer(settings.http_host, settings.http_port, built.store, built.llm)
         for adapter in built.adapters:
             http.add_routes(adapter.http_routes())
         await http.start()
         stack.push_async_callback(http.stop)
-        await built.engine.start()
-        stack.push_async_callback(built.engine.stop)
-        scheduler = scheduler_from_settings(settings, built.engine, built.store)
-        await scheduler.start()
-        stack.push_async_callback(scheduler.stop)
         for adapter in built.adapters:
-            await adapter.start()
+            # A failure unwinds everything started so far: the process never half-starts.
+            await _start_adapter(adapter)
             stack.push_async_callback(adapter.stop)
             log.info("%s adapter started", adapter.platform.value)
-        await _until_signalled()
+        # Then what was left pending (messages, undelivered replies), through started adapters.
+        await built.engine.start()
+        stack.push_async_callback(built.engine.stop)
+        await stop.wait()
         log.info("stopping")
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT/SIGTERM; installed first, so a stop asked for during start-up is an
+    orderly stop right after it, never a kill half-way."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop

@@ -1,5 +1,6 @@
 """Fault injection for the crash tests: `BOT_CRASH_AT=<name>` kills the process with
-SIGKILL the first time it reaches the named point, as `kill -9` would at that instant.
+SIGKILL the first time it reaches the named point (`<name>#<n>`: the n-th time), as
+`kill -9` would at that instant.
 
 Read once at import (a test sets it in the environment of the bot it starts); unset, a
 crash point costs one comparison. Names in use: `telegram.received` (updates taken from
@@ -13,9 +14,14 @@ from __future__ import annotations
 import os
 import signal
 
-_ARMED = os.environ.get("BOT_CRASH_AT", "")
+_ARMED, _, _NTH = os.environ.get("BOT_CRASH_AT", "").partition("#")
+_left = int(_NTH or 1)
 
 
 def reached(name: str) -> None:
-    if _ARMED and name == _ARMED:
+    global _left
+    if not _ARMED or name != _ARMED:
+        return
+    _left -= 1
+    if _left == 0:
         os.kill(os.getpid(), signal.SIGKILL)

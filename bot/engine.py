@@ -19,7 +19,7 @@ from bot import crashpoints, metrics
 from bot.commands import (
     Exporter,
 )
-from bot.delivery import Outbox, Outcome
+from bot.delivery import DeliveryPolicy, Outbox, Outcome
 from bot.domain import (
     JSON,
     ConversationKey,
@@ -77,6 +77,7 @@ class EngineOptions:
     require_invitation: bool = False
     evaluation_samples: int = 1
     retention_days: int = 180
+    first_delivery_retry_s: float = 2.0  # an undelivered reply: tried again after this, doubling
 
 
 class Engine:
@@ -104,7 +105,11 @@ class Engine:
         self._retry_task: asyncio.Task[None] | None = None
         self._starter = ConversationStarter(store, flows, prompts, self.options.require_invitation)
         self.backend_up = True
-        self._outbox = Outbox(store, self._deliverer)
+        self._outbox = Outbox(
+            store,
+            self._deliverer,
+            DeliveryPolicy(first_retry_s=self.options.first_delivery_retry_s),
+        )
         self._runner = TurnRunner(
             store,
             self._renderers,

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.store.api import DeliveryState
+from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack import FakeSlack
+from tests.harness import eventually
+from tests.hiring.live import live_bot
 from tests.slack.conftest import Bot, until
 from tests.slack.scripted_engine import streamed
 
@@ -133,3 +137,56 @@ async def test_fake_rate_limit_answers_429_with_retry_after(slack: FakeSlack) ->
             assert (await first.json())["user"]["name"] == "Alice"
         async with session.get(url, headers=headers) as second:
             assert second.status == 429 and int(second.headers["Retry-After"]) >= 1
+
+
+# ---- the outbox: refused and failed posts, through the real engine and store ----------
+
+MARKDOWN_REPLY = "Open **Settings**, then [the portal](https://portal.example/reset)."
+MRKDWN_REPLY = "Open *Settings*, then <https://portal.example/reset|the portal>."
+
+
+@pytest.mark.parametrize("slack_options", [{"markdown_text_supported": False}])
+async def test_a_refused_markdown_text_is_re_sent_as_mrkdwn_text(
+    slack: FakeSlack, llm_server: FakeLLMServer, db_url: str
+) -> None:
+    llm_server.enqueue(MARKDOWN_REPLY)
+    async with live_bot(slack, llm_server, db_url) as live:
+        assert await slack.send_event(live.url, slack.dm("where do I reset it?")) == 200
+        await slack.wait_for(lambda: slack.bot_messages("D_ALICE"), timeout=10)
+        await live.core.engine.idle()
+        assert [m.text for m in slack.bot_messages("D_ALICE")] == [MRKDWN_REPLY]
+        refused = [c for c in slack.calls if c.error == "missing_argument"]
+        assert refused and all("markdown_text" in c.params for c in refused)
+        assert await live.core.store.delivery_counts() == {
+            DeliveryState.PENDING: 0,
+            DeliveryState.FAILED: 0,
+        }
+
+
+async def test_a_failed_post_is_kept_and_delivered_once_after_a_restart(
+    slack: FakeSlack, llm_server: FakeLLMServer, db_url: str
+) -> None:
+    llm_server.enqueue(MARKDOWN_REPLY)
+    slack.inject("chat.postMessage", error="internal_error", times=10**6)
+    async with live_bot(slack, llm_server, db_url) as live:
+        assert await slack.send_event(live.url, slack.dm("where do I reset it?")) == 200
+
+        async def kept() -> bool:
+            counts = await live.core.store.delivery_counts()
+            return counts[DeliveryState.PENDING] == 1
+
+        await eventually(kept)
+        assert slack.bot_messages("D_ALICE") == []
+    slack.inject_clear("chat.postMessage")  # Slack is back; the bot restarts
+
+    async with live_bot(slack, llm_server, db_url) as live:
+        await slack.wait_for(lambda: slack.bot_messages("D_ALICE"), timeout=20)
+
+        async def delivered() -> bool:
+            counts = await live.core.store.delivery_counts()
+            return counts[DeliveryState.PENDING] == 0
+
+        await eventually(delivered)
+        await live.core.engine.idle()
+        assert [m.text for m in slack.bot_messages("D_ALICE")] == [MARKDOWN_REPLY]
+        assert len(llm_server.requests) == 1  # the answer was not made again

@@ -59,6 +59,17 @@ def _content(params: JSONBody) -> str:
     return ""
 
 
+def _known_params(slack: FakeSlack, params: JSONBody) -> JSONBody:
+    """What the fake understands of `params`: without markdown_text support it is dropped,
+    and a message left with no text or blocks is refused as Slack refuses one."""
+    if slack.markdown_text_supported or "markdown_text" not in params:
+        return params
+    known = {k: v for k, v in params.items() if k != "markdown_text"}
+    if not known.get("text") and not _blocks(known):
+        raise ApiError("missing_argument")
+    return known
+
+
 def _check_thread(slack: FakeSlack, channel: str, thread_ts: str | None) -> None:
     if thread_ts and slack.strict_threads and slack.workspace.find(channel, thread_ts) is None:
         raise ApiError("thread_not_found")
@@ -84,6 +95,7 @@ async def auth_test(slack: FakeSlack, params: JSONBody) -> JSONBody:
 
 async def chat_post_message(slack: FakeSlack, params: JSONBody) -> JSONBody:
     _require(params, "channel")
+    params = _known_params(slack, params)
     channel, thread_ts = params["channel"], params.get("thread_ts") or None
     _check_thread(slack, channel, thread_ts)
     message = slack.workspace.add(
@@ -120,6 +132,7 @@ async def chat_post_ephemeral(slack: FakeSlack, params: JSONBody) -> JSONBody:
 
 async def chat_update(slack: FakeSlack, params: JSONBody) -> JSONBody:
     _require(params, "channel", "ts")
+    params = _known_params(slack, params)
     message = slack.workspace.find(params["channel"], params["ts"])
     if message is None:
         raise ApiError("message_not_found")

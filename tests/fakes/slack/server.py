@@ -59,6 +59,7 @@ class FakeSlack:
         stream_window_s: float = 300.0,
         strict_threads: bool = False,
         rate_limits: dict[str, tuple[int, float]] | None = None,
+        markdown_text_supported: bool = True,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -68,6 +69,9 @@ class FakeSlack:
         self.streaming_supported = streaming_supported
         self.stream_window_s = stream_window_s
         self.strict_threads = strict_threads
+        # False: like a simulator that predates `markdown_text` (ignores it, so a message
+        # with nothing else to show is refused with `missing_argument`).
+        self.markdown_text_supported = markdown_text_supported
         self.rate_limits = dict(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
         self.workspace = Workspace()
         self.calls: list[Call] = []
@@ -140,6 +144,10 @@ class FakeSlack:
         `ratelimited`, else HTTP 200 with ok: false)."""
         code = status if status is not None else (429 if error == "ratelimited" else 200)
         self._injected[method].append(Injected(error, code, retry_after, times))
+
+    def inject_clear(self, method: str) -> None:
+        """Forget the faults still waiting for `method`."""
+        self._injected.pop(method, None)
 
     def set_rate_limit(self, method: str, calls: int, per_s: float) -> None:
         self.rate_limits[method] = (calls, per_s)
