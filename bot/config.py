@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     retention_purge_hour: int = Field(default=3, ge=0, le=23)  # daily, UTC
     evaluation_samples: int = Field(default=1, ge=1, le=9)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # ---- voice answers (bot.speech): an OpenAI-compatible /v1/audio/transcriptions ----
+    asr_base_url: str = "http://127.0.0.1:8010/v1"  # loopback and silent: `run` starts Whisper
+    asr_model: str | None = None  # None: the first model of the ASR server's /v1/models
+    asr_max_seconds: float = Field(default=180.0, gt=0)
+    # the embedded Whisper's files (bot.localmodel.asr reads it before Settings exist)
+    local_asr_dir: Path | None = None
 
     @field_validator("slack_deciders", mode="before")
     @classmethod
@@ -86,7 +92,13 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("llm_base_url", "telegram_base_url", "slack_api_url", "telegram_webhook_url")
+    @field_validator(
+        "llm_base_url",
+        "telegram_base_url",
+        "slack_api_url",
+        "telegram_webhook_url",
+        "asr_base_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -59,7 +59,29 @@ class InputKind(StrEnum):
     ACTION = "action"  # a button tap
     START = "start"  # begin (or restart) a conversation with a flow
     COMMAND = "command"  # "/cancel", "/lang zh"...: text holds "cancel" or "lang zh"
-    UNSUPPORTED = "unsupported"  # a photo, a sticker, a voice note...
+    UNSUPPORTED = "unsupported"  # a photo, a sticker...
+    VOICE = "voice"  # a voice note, video note or audio file: action_id holds its AudioRef
+
+
+@dataclass(frozen=True, slots=True)
+class AudioRef:
+    """Where a voice answer's audio is on the platform; stored (as `ref()`) in the message's
+    action_id, so the message is kept before anything is downloaded or transcribed."""
+
+    source: str  # "voice" | "video_note" | "audio"
+    file_id: str
+    duration_s: int = 0
+    size: int = 0  # bytes, as the platform reports them (0: unknown)
+
+    def ref(self) -> str:
+        return f"audio|{self.source}|{self.duration_s}|{self.size}|{self.file_id}"
+
+    @classmethod
+    def parse(cls, ref: str) -> AudioRef:
+        tag, source, duration, size, file_id = ref.split("|", 4)
+        if tag != "audio" or not file_id:
+            raise ValueError(f"not an audio reference: {ref[:40]!r}")
+        return cls(source, file_id, int(duration), int(size))
 
 
 @dataclass(frozen=True, slots=True)

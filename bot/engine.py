@@ -56,6 +56,7 @@ from bot.ports import (
 from bot.prompts import PromptLibrary
 from bot.ratelimit import RATE_LIMITED_QUIET, RateLimiter
 from bot.retry import Backoff, FailureLog
+from bot.speech.step import VoiceStep
 from bot.starts import ConversationStarter, incoming_lang
 from bot.store.api import (
     ConversationRecord,
@@ -96,9 +97,11 @@ class Engine:
         flows: FlowRegistry,
         options: EngineOptions | None = None,
         exporter: Exporter | None = None,
+        voice: VoiceStep | None = None,
     ) -> None:
         self.store, self.llm, self.prompts, self.flows = store, llm, prompts, flows
         self.exporter = exporter
+        self.voice = voice  # adapters register their AudioSource on it
         self.options = options or EngineOptions()
         self._renderers: dict[Platform, Renderer] = {}
         self._listeners: list[Listener] = []
@@ -134,6 +137,7 @@ class Engine:
             self._context,
             max_input_chars=self.options.max_input_chars,
             exporter=exporter,
+            voice=voice,
         )
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------

@@ -54,6 +54,22 @@ class Question(Strict):
     reference_points: list[str] = Field(min_length=1)  # hidden from the candidate
 
 
+class Requirement(Strict):
+    """A skill the role needs, judged against the résumé (never the interview answers)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    text: Localized
+
+
+class Requirements(Strict):
+    must_have: list[Requirement] = Field(default_factory=list)
+    nice_to_have: list[Requirement] = Field(default_factory=list)
+
+    def all(self) -> list[tuple[Requirement, bool]]:
+        """Every requirement with whether it is a must-have, must-haves first."""
+        return [(r, True) for r in self.must_have] + [(r, False) for r in self.nice_to_have]
+
+
 class Role(Strict):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     title: Localized
@@ -62,6 +78,7 @@ class Role(Strict):
     questions: list[Question] = Field(min_length=1)
     follow_up_budget: int = Field(default=1, ge=0, le=3)
     time_budget_minutes: int | None = Field(default=None, gt=0)
+    requirements: Requirements = Field(default_factory=Requirements)  # for résumé matching
     version: str = ""  # set by the loader from the file's hash
 
     @model_validator(mode="after")

@@ -477,6 +477,59 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "How do I request a new monitor or keyboard?",
         "zh": "如何申请新的显示器或键盘？",
     },
+    # ---- voice answers (bot.speech) ---------------------------------------------------
+    "voice_heard": {"en": "I heard:\n\n{transcript}", "zh": "我听到的是：\n\n{transcript}"},
+    "hiring_voice_answer": {
+        "en": "    _answered by voice, transcribed by {model}_",
+        "zh": "    _语音回答，由 {model} 转写_",
+    },
+    "voice_use": {"en": "Use this answer", "zh": "用这个回答"},
+    "voice_record_again": {"en": "Record again", "zh": "重新录音"},
+    "voice_type_instead": {"en": "Type instead", "zh": "改为打字"},
+    "voice_record_prompt": {
+        "en": "Please record your answer again.",
+        "zh": "请重新录制您的回答。",
+    },
+    "voice_type_prompt": {"en": "Please type your answer.", "zh": "请用文字输入您的回答。"},
+    "voice_unavailable": {
+        "en": "Voice is unavailable right now, please type or try again later. "
+        "Your voice note is saved and I will transcribe it when voice is back.",
+        "zh": "语音功能暂时不可用，请打字或稍后再试。您的语音已保存，恢复后我会为您转写。",
+    },
+    "voice_too_long": {
+        "en": "That recording is too long ({limit} seconds at most). "
+        "Please record a shorter answer or type it.",
+        "zh": "这段录音太长了（最多 {limit} 秒），请录一段更短的回答或直接打字。",
+    },
+    "voice_too_big": {
+        "en": "That file is too big for me to download (20 MB at most). "
+        "Please send a shorter recording or type your answer.",
+        "zh": "这个文件太大，无法下载（最多 20 MB）。请发送更短的录音或直接打字。",
+    },
+    "voice_unknown_format": {
+        "en": "I could not play that file. Please send a voice note or type your answer.",
+        "zh": "无法播放这个文件。请发送语音消息或直接打字回答。",
+    },
+    "voice_silent": {
+        "en": "I could not hear anything in that recording. Please record again, "
+        "a little closer to the microphone, or type your answer.",
+        "zh": "这段录音里听不到声音。请靠近麦克风重新录音，或直接打字回答。",
+    },
+    # ---- résumés (bot.resume) ------------------------------------------------------------
+    "resume_match_title": {"en": "Match with the role", "zh": "与岗位的匹配"},
+    "resume_met": {"en": "met", "zh": "符合"},
+    "resume_not_met": {"en": "not shown", "zh": "未体现"},
+    "resume_must_have": {"en": "Must-have", "zh": "必备"},
+    "resume_nice_to_have": {"en": "Nice to have", "zh": "加分项"},
+    "resume_flagged": {
+        "en": "The résumé contained hidden text or instructions to the grader; "
+        "they were removed and gave nothing.",
+        "zh": "简历中含有隐藏文字或给评分者的指令；这些内容已被删除，不计入任何评分。",
+    },
+    "resume_unreadable": {
+        "en": "I could not read that résumé. Please send it as a PDF or DOCX file.",
+        "zh": "无法读取这份简历。请以 PDF 或 DOCX 格式发送。",
+    },
 }
 
 

@@ -44,7 +44,9 @@ from bot.flows.base import (
     UserInput,
 )
 from bot.flows.reply import detect_lang
+from bot.llm.transcription import TranscriptionUnavailable
 from bot.ports import Deliverer, Renderer
+from bot.speech.step import VoiceStep
 from bot.store.api import (
     ConversationRecord,
     ConversationStatus,
@@ -99,7 +101,9 @@ class TurnRunner:
         *,
         max_input_chars: int,
         exporter: Exporter | None = None,
+        voice: VoiceStep | None = None,
     ) -> None:
+        self.voice = voice  # voice answers (bot.speech); None: a voice note is unsupported
         self.store = store
         self.renderers = renderers
         self.context_for = context_for
@@ -132,6 +136,10 @@ class TurnRunner:
             if not state.lang_chosen and detect_lang(message.text) == "zh":
                 state.lang = "zh"  # command words are Latin: only Chinese text tells
             return run_command(ctx, flow, state, message, self.store, self.exporter)
+        if message.kind == InputKind.VOICE and self.voice is not None:
+            return self.voice.run(ctx, flow, state, message.action_id)
+        if message.kind == InputKind.VOICE:
+            return rejection("unsupported", state.lang, self.max_input_chars)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
             lang = state.lang if state.lang_chosen else detect_lang(message.text) or state.lang
             return rejection(message.kind, lang, self.max_input_chars)
@@ -194,7 +202,12 @@ class TurnRunner:
             turn.failure = FailureKind.UNAVAILABLE
             if turn.conversation_id not in self.told_unavailable:
                 self.told_unavailable.add(turn.conversation_id)
-                turn.notices.append(Message(text("llm_unavailable", turn.lang)))
+                notice = (
+                    "voice_unavailable"
+                    if isinstance(exc, TranscriptionUnavailable)
+                    else "llm_unavailable"
+                )
+                turn.notices.append(Message(text(notice, turn.lang)))
                 queue.put_nowait(turn.notices[-1])
         except UserFacingError as exc:
             log.info("user-facing error in %s: %s", key.as_str(), exc.detail or exc.text_key)

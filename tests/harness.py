@@ -29,6 +29,7 @@ from bot.flows.base import FlowRegistry
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Receipt
 from bot.prompts import PromptLibrary
+from bot.speech.step import VoiceStep
 from bot.store.sql import SqlStore
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -128,6 +129,7 @@ async def harness(
     timeout_s: float = 10,
     llm: OpenAICompatibleLLM | None = None,
     flows: Callable[[SqlStore], FlowRegistry] | None = None,
+    voice: VoiceStep | None = None,
 ) -> AsyncIterator[Harness]:
     """`llm` replaces the test client built from `llm_url` (the caller then closes it);
     `flows` builds the flows from the store (the help desk's), instead of the defaults."""
@@ -142,6 +144,7 @@ async def harness(
         flows(store) if flows is not None else default_flows(),
         options or EngineOptions(retry_interval_s=retry_interval_s),
         exporter=lambda user_id: export_user_data(store, user_id),
+        voice=voice,
     )
     seen = Recorder()
     engine.attach(Platform.CONSOLE, seen)

@@ -213,6 +213,8 @@ def _competency_text(competency: CompetencyView, questions: list[QuestionView]) 
                 rationale=escape(question.rationale),
             )
         )
+        if question.voice_model:
+            lines.append(text("hiring_voice_answer", model=escape(question.voice_model)))
     return "\n".join(lines)
 
 

@@ -10,5 +10,13 @@ from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.formatting import markdown_to_html, split_text
 from adapters.telegram.renderer import TelegramRenderer
 from adapters.telegram.sender import RenderTiming
+from adapters.telegram.voice import TelegramAudioSource
 
-__all__ = ["RenderTiming", "TelegramAdapter", "TelegramRenderer", "markdown_to_html", "split_text"]
+__all__ = [
+    "RenderTiming",
+    "TelegramAdapter",
+    "TelegramAudioSource",
+    "TelegramRenderer",
+    "markdown_to_html",
+    "split_text",
+]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import CallbackQuery, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 
 from adapters.telegram.callbacks import CallbackCodec
-from bot.domain import ConversationKey, FlowStart, Incoming, InputKind, Platform, UserRef
+from bot.domain import AudioRef, ConversationKey, FlowStart, Incoming, InputKind, Platform, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,20 @@ def _is_unsupported_media(message: Message) -> bool:
         or message.poll
         or message.dice
     )
+
+
+def _audio_of(message: Message) -> AudioRef | None:
+    """A voice note, video note or audio file, as a reference to fetch it later."""
+    for source, media in (
+        ("voice", message.voice),
+        ("video_note", message.video_note),
+        ("audio", message.audio),
+    ):
+        if media is not None:
+            duration = media.duration  # a timedelta under PTB_TIMEDELTA (set in __init__)
+            seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
+            return AudioRef(source, media.file_id, round(seconds), media.file_size or 0)
+    return None
 
 
 def _strip_mention(text: str, me: BotIdentity) -> str:
@@ -113,6 +128,15 @@ def from_message(update_id: int, message: Message, me: BotIdentity) -> Incoming 
         )
 
     if message.text is None:
+        audio = _audio_of(message)
+        if audio is not None:
+            return Incoming(
+                key=_key(chat.id, user),
+                user=user_ref(user),
+                kind=InputKind.VOICE,
+                action_id=audio.ref(),
+                event_id=str(update_id),
+            )
         if _is_unsupported_media(message):
             return incoming(InputKind.UNSUPPORTED)
         return None  # a service message: someone joined, the title changed...

@@ -59,6 +59,7 @@ class QuestionView:
     score: float
     rationale: str
     disagreement: bool
+    voice_model: str = ""  # answered by voice: the ASR model that transcribed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,4 +285,5 @@ def _question(question: QuestionReport, texts: dict[str, str]) -> QuestionView:
         score=question.score or 0.0,
         rationale=question.rationale,
         disagreement=question.disagreement,
+        voice_model=(question.asr_model or "?") if question.answered_by == "voice" else "",
     )

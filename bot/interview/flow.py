@@ -31,14 +31,16 @@ from bot.flows.reply import stream_reply
 from bot.interview.followup import follow_up_for
 from bot.interview.language import follow_language
 from bot.interview.scoring import evaluate
-from bot.interview.state import Answer, InterviewState
+from bot.interview.state import Answer, InterviewState, VoiceFacts
 from bot.prompts import PromptLibrary, Role
+from bot.speech.transcriber import Transcript
 from bot.texts import text
 
 log = logging.getLogger(__name__)
 
 ACTION_ROLE = "role"
 ACTION_CONSENT = "consent"
+ACTION_VOICE = "voice"  # value: use | again | type
 _FIRST_SENTENCE = re.compile(r"^[^\n.!?。！？]*[.!?。！？]?")
 _LOOKS_LIKE_A_QUESTION = re.compile(r"[?？]|question|问题|第\s*\d+\s*题", re.IGNORECASE)
 
@@ -105,20 +107,72 @@ class InterviewFlow:
                 yield self._consent(ctx, state)
         elif state.stage != "asking":
             yield Message(text("interview_already_done", state.lang))
+        elif action == ACTION_VOICE:
+            async for event in self._confirm_voice(ctx, state, user_input.text):
+                yield event
         elif user_input.kind != "text":
             yield Message(text("interview_answer_in_text", state.lang))
         else:
+            state.pending_voice = None  # typed instead of confirming: the text is the answer
             async for event in self._take_answer(ctx, state, user_input.text):
                 yield event
 
+    async def on_voice(
+        self, ctx: TurnContext, state: FlowState, transcript: Transcript
+    ) -> AsyncIterator[FlowEvent]:
+        """A transcribed voice answer is shown back; it counts only once confirmed."""
+        assert isinstance(state, InterviewState)
+        if state.stage != "asking":
+            yield Message(text("interview_already_done", state.lang))
+            return
+        state.pending_voice = VoiceFacts(
+            text=transcript.text,
+            duration_s=transcript.duration_s,
+            audio_sha256=transcript.audio_sha256,
+            asr_model=transcript.model,
+        )
+        lang = state.lang
+        yield Buttons(
+            text("voice_heard", lang, transcript=transcript.text),
+            (
+                Button(text("voice_use", lang), ACTION_VOICE, "use", style="primary"),
+                Button(text("voice_record_again", lang), ACTION_VOICE, "again"),
+                Button(text("voice_type_instead", lang), ACTION_VOICE, "type"),
+            ),
+        )
+
+    async def _confirm_voice(
+        self, ctx: TurnContext, state: InterviewState, choice: str
+    ) -> AsyncIterator[FlowEvent]:
+        pending, state.pending_voice = state.pending_voice, None
+        if pending is None:  # a stale button (already used, or the answer was typed)
+            yield Message(self._question(self._role(ctx, state), state))
+        elif choice == "use":
+            async for event in self._take_answer(ctx, state, pending.text, voice=pending):
+                yield event
+        elif choice == "again":
+            yield Message(text("voice_record_prompt", state.lang))
+        else:
+            yield Message(text("voice_type_prompt", state.lang))
+
     async def _take_answer(
-        self, ctx: TurnContext, state: InterviewState, answer: str
+        self,
+        ctx: TurnContext,
+        state: InterviewState,
+        answer: str,
+        voice: VoiceFacts | None = None,
     ) -> AsyncIterator[FlowEvent]:
         role = self._role(ctx, state)
         follow_language(state, answer)
         question = role.questions[state.question_index]
         state.answers.append(
-            Answer(question_id=question.id, text=answer, follow_up=state.awaiting_follow_up)
+            Answer(
+                question_id=question.id,
+                text=answer,
+                follow_up=state.awaiting_follow_up,
+                answered_by="voice" if voice else "text",
+                voice=voice,
+            )
         )
         asked = state.follow_ups.get(question.id, 0)
         if asked < role.follow_up_budget:

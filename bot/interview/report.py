@@ -63,6 +63,7 @@ class QuestionReport(_Model):
     flags: list[ManipulationFlag] = Field(default_factory=list)
     follow_ups: list[str] = Field(default_factory=list)  # the follow-up questions asked, verbatim
     answered_by: AnsweredBy = "text"
+    asr_model: str | None = None  # the speech model that transcribed a voice answer
     adjustment: Adjustment | None = None
     rationale: str = ""  # built from the verified items; bounded, cut at a word boundary
     samples: list[float] = Field(default_factory=list)  # the score of each of k samples

@@ -216,6 +216,9 @@ async def evaluate(
                 run=run,
             )
         )
+        asr_models = [a.voice.asr_model for a in given if a.voice is not None]
+        if asr_models:  # scoring is unchanged; the report says which model heard the answer
+            questions[-1] = questions[-1].model_copy(update={"asr_model": asr_models[0]})
     report = build_report(role, questions, samples=max(1, samples), run=run)
     report = report.model_copy(
         update={

@@ -20,11 +20,21 @@ Stage = Literal["choose_role", "consent", "asking", "done", "evaluation_failed",
 WAITING_ON_CANDIDATE: tuple[Stage, ...] = ("choose_role", "consent", "asking")
 
 
+class VoiceFacts(BaseModel):
+    """What is kept of a voice answer: its transcript and facts, not the audio."""
+
+    text: str
+    duration_s: float
+    audio_sha256: str
+    asr_model: str
+
+
 class Answer(BaseModel):
     question_id: str
     text: str
     follow_up: bool = False  # an answer to a follow-up question
     answered_by: AnsweredBy = "text"
+    voice: VoiceFacts | None = None  # set when answered_by == "voice"
 
 
 class InterviewState(FlowState):
@@ -44,6 +54,8 @@ class InterviewState(FlowState):
     # two consecutive substantive answers in the other language.
     lang_settled: bool = False
     other_lang_answers: int = 0
+    # A transcript shown back ("I heard: ..."), waiting for the candidate to confirm it.
+    pending_voice: VoiceFacts | None = None
 
     @classmethod
     def from_stored(cls, data: JSON) -> InterviewState:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.fakes.telegram.files import get_file
 from tests.fakes.telegram.markup import EntityParseError, parse, utf16_len
 from tests.fakes.telegram.state import Call, Draft, FakeMessage
 
@@ -49,6 +50,7 @@ class BotApi:
             "sendchataction": self.send_chat_action,
             "answercallbackquery": self.answer_callback_query,
             "setmycommands": self.set_my_commands,
+            "getfile": self.get_file,
         }
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -202,6 +204,9 @@ class BotApi:
             )
         self.tg.callbacks_answered.add(query_id)
         return True
+
+    async def get_file(self, params: dict[str, Any]) -> Any:
+        return get_file(self.tg.file_store, params)
 
     async def set_my_commands(self, params: dict[str, Any]) -> Any:
         commands = json_param(params.get("commands", "[]"))

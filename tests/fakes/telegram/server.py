@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.telegram.files import FileStore, download_route
 from tests.fakes.telegram.markup import utf16_len
 from tests.fakes.telegram.state import Call, Draft, FakeMessage, Fault, FloodLimits
 
@@ -67,6 +68,7 @@ class FakeTelegram:
         self._webhook_task: asyncio.Task[None] | None = None
         self.base_url = ""
         self._closing = False
+        self.file_store = FileStore()  # uploads served through getFile (files.py)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class FakeTelegram:
 
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", BotApi(self).handle)
+        app.router.add_routes([download_route(self)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -1,0 +1,1 @@
+"""Voice answers: audio limits, the transcription pipeline and its typed result."""
