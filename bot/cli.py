@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import typer
 
 from bot.cli_admin import admin_app
+from bot.cli_kb import kb_app
 from bot.cli_model import model_app
 from bot.config import Settings, load_settings
 from bot.errors import BotError
@@ -21,6 +22,7 @@ app = typer.Typer(help="Interview and help-desk bot on your own vLLM.", no_args_
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
+app.add_typer(kb_app, name="kb")
 app.add_typer(admin_app)
 
 log = logging.getLogger("bot")

@@ -67,7 +67,21 @@ class Settings(BaseSettings):
     idle_check_minutes: float = Field(default=10.0, gt=0)  # how often idleness is checked
     retention_purge_hour: int = Field(default=3, ge=0, le=23)  # daily, UTC
     evaluation_samples: int = Field(default=1, ge=1, le=9)
+    # ---- knowledge base (bot.knowledge): unset embeddings URL = the embedded e5 model ----
+    embeddings_base_url: str | None = None
+    embeddings_model: str | None = None
+    kb_paths: Annotated[tuple[Path, ...], NoDecode] = ()  # re-indexed by a scheduled job
+    kb_reindex_minutes: float = Field(default=60.0, gt=0)
+    kb_passages: int = Field(default=4, ge=1, le=10)  # passages given to the model
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("kb_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):  # like PATH: colon-separated (commas work too)
+            parts = value.replace(",", ":").split(":")
+            return tuple(Path(part.strip()) for part in parts if part.strip())
+        return value
 
     @field_validator("slack_deciders", mode="before")
     @classmethod
@@ -76,7 +90,13 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("llm_base_url", "telegram_base_url", "slack_api_url", "telegram_webhook_url")
+    @field_validator(
+        "llm_base_url",
+        "telegram_base_url",
+        "slack_api_url",
+        "telegram_webhook_url",
+        "embeddings_base_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

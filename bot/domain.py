@@ -144,7 +144,24 @@ class Handoff:
     summary: str = ""
 
 
-Output = TextDelta | TextDone | Message | Buttons | Thinking | Report | Handoff
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One document an answer cites: `number` is the [n] in the answer's text."""
+
+    number: int
+    title: str
+    location: str  # a URL, or the path the document was indexed from
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The documents the answer above cites, shown after it (Slack: a context block with
+    links; Telegram: links; terminal: a list). Not a text of its own: never stored as one."""
+
+    items: tuple[Source, ...]
+
+
+Output = TextDelta | TextDone | Message | Buttons | Thinking | Report | Handoff | Sources
 
 
 def utcnow() -> datetime:

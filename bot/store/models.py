@@ -182,3 +182,57 @@ class Tombstone(Base):
     user_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
     deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
     requested_by: Mapped[str] = mapped_column(sa.String(255))
+
+
+# ---- the help desk's knowledge base (bot.store.knowledge) ------------------------------
+
+
+class KbDocument(Base):
+    """One indexed file or URL; `content_hash` decides whether re-indexing touches it."""
+
+    __tablename__ = "kb_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(1024), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(512), default="")
+    lang: Mapped[str] = mapped_column(sa.String(8), default="en")
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    embedder: Mapped[str] = mapped_column(sa.String(255), default="")
+    chunk_count: Mapped[int] = mapped_column(default=0)
+    indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbChunk(Base):
+    """A passage of a document. `lexical` holds its search terms (bot.knowledge.text);
+    SQLite's FTS5 table and PostgreSQL's GIN index are built over that column."""
+
+    __tablename__ = "kb_chunks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    heading: Mapped[str] = mapped_column(sa.Text, default="")
+    text: Mapped[str] = mapped_column(sa.Text)
+    lang: Mapped[str] = mapped_column(sa.String(8), default="en")
+    lexical: Mapped[str] = mapped_column(sa.Text, default="")
+    embedding: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # float32, normalised
+
+
+class KbAnswer(Base):
+    """Which passages a help-desk answer was given from, or that it declined."""
+
+    __tablename__ = "kb_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(sa.Text)
+    query: Mapped[str] = mapped_column(sa.Text)
+    answered: Mapped[bool] = mapped_column(default=False, index=True)
+    passage_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    cited_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    model: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
