@@ -18,6 +18,10 @@ from bot.flows.interview import InterviewFlow
 from bot.flows.support import SupportFlow
 from bot.http import HttpServer
 from bot.jobs import scheduler_from_settings
+from bot.knowledge.answering import GroundedAnswerer
+from bot.knowledge.prompt import load_grounded_prompt
+from bot.knowledge.retrieval import HybridRetriever
+from bot.knowledge.setup import build_retriever
 from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Adapter
 from bot.prompts import PromptLibrary
@@ -26,9 +30,10 @@ from bot.store.sql import SqlStore
 log = logging.getLogger(__name__)
 
 
-def default_flows() -> FlowRegistry:
+def default_flows(answerer: GroundedAnswerer | None = None) -> FlowRegistry:
+    """Built-in flows; support answers from the knowledge base when `answerer` is given."""
     registry = FlowRegistry()
-    registry.register(SupportFlow())
+    registry.register(SupportFlow(answerer))
     registry.register(InterviewFlow())
     return registry
 
@@ -54,6 +59,7 @@ class Core:
     prompts: PromptLibrary
     engine: Engine
     adapters: list[Adapter] = field(default_factory=list)
+    knowledge: HybridRetriever | None = None
 
 
 @asynccontextmanager
@@ -62,13 +68,20 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     prompts = PromptLibrary(settings.prompts_dir)
     store = SqlStore(settings.database_url)
     llm = build_llm(settings)
+    knowledge = build_retriever(settings)
+    answerer = GroundedAnswerer(
+        knowledge,
+        load_grounded_prompt(settings.prompts_dir),
+        company=settings.company_name,
+        k=settings.kb_passages,
+    )
     try:
         await store.upgrade()
         engine = Engine(
             store,
             llm,
             prompts,
-            default_flows(),
+            default_flows(answerer),
             EngineOptions(
                 company_name=settings.company_name,
                 max_input_chars=settings.max_input_chars,
@@ -81,9 +94,11 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
         )
-        yield Core(settings, store, llm, prompts, engine)
+        yield Core(settings, store, llm, prompts, engine, knowledge=knowledge)
     finally:
         await llm.close()
+        await knowledge.embedder.close()
+        await knowledge.store.close()
         await store.close()
 
 
@@ -115,7 +130,9 @@ async def serve(settings: Settings) -> None:
         stack.push_async_callback(http.stop)
         await built.engine.start()
         stack.push_async_callback(built.engine.stop)
-        scheduler = scheduler_from_settings(settings, built.engine, built.store)
+        scheduler = scheduler_from_settings(
+            settings, built.engine, built.store, knowledge=built.knowledge
+        )
         await scheduler.start()
         stack.push_async_callback(scheduler.stop)
         for adapter in built.adapters:

@@ -159,6 +159,18 @@ class Sources:
     links; Telegram: links; terminal: a list). Not a text of its own: never stored as one."""
 
     items: tuple[Source, ...]
+    lang: str = "en"  # of the conversation: for the list's heading
+
+    def links(self) -> list[tuple[int, str, str | None]]:
+        """(number, title, URL or None): a path on the bot's server is no link for a user."""
+        return [
+            (
+                s.number,
+                s.title,
+                s.location if s.location.startswith(("http://", "https://")) else None,
+            )
+            for s in self.items
+        ]
 
 
 Output = TextDelta | TextDone | Message | Buttons | Thinking | Report | Handoff | Sources

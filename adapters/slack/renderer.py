@@ -36,6 +36,7 @@ from bot.domain import (
     Message,
     Output,
     Report,
+    Sources,
     TextDelta,
     TextDone,
     Thinking,
@@ -148,6 +149,8 @@ class SlackRenderer:
                 await self.post_text(target, body)
             case Buttons():
                 await self.post_buttons(target, item)
+            case Sources() if item.items:
+                await self.post_sources(target, item)
             case Report() | Handoff():
                 log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)
         return writer
@@ -182,6 +185,25 @@ class SlackRenderer:
                 )
             )
 
+    async def post_sources(self, target: Target, sources: Sources) -> None:
+        """The cited documents as a context block under the answer, linked when they have
+        a URL (a file path on the bot's server is shown as a title only)."""
+        entries = [
+            f"<{url}|[{n}] {_mrkdwn_escape(title)}>" if url else f"[{n}] {_mrkdwn_escape(title)}"
+            for n, title, url in sources.links()
+        ]
+        heading = f"*{text('kb_sources', sources.lang)}:*"
+        elements = [{"type": "mrkdwn", "text": part[:3000]} for part in [heading, *entries][:10]]
+        await call_slack(
+            partial(
+                self.client.chat_postMessage,
+                channel=target.channel,
+                thread_ts=target.thread_ts or None,
+                text=" ".join([heading, *entries]),
+                blocks=[{"type": "context", "elements": elements}],
+            )
+        )
+
     async def post_buttons(self, target: Target, buttons: Buttons) -> None:
         body = buttons.text
         if len(body) > SECTION_MAX_CHARS:  # too long for a section block: text first
@@ -197,6 +219,10 @@ class SlackRenderer:
                 blocks=blocks,
             )
         )
+
+
+def _mrkdwn_escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _button_blocks(body: str, buttons: Buttons) -> list[dict[str, Any]]:

@@ -24,11 +24,13 @@ from bot.domain import (
     Message,
     Output,
     Report,
+    Sources,
     TextDelta,
     TextDone,
     Thinking,
 )
 from bot.errors import DeliveryBlocked
+from bot.texts import text
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,17 @@ class _Turn:
                 log.debug("telegram: report %s is not shown to the candidate", evaluation_id)
             case Handoff(reason=reason):
                 log.debug("telegram: hand-off (%s) is not shown in the chat", reason)
+            case Sources() if output.items:
+                await self._stop_typing()
+                await self._close_stream("")
+                # Telegram turns a bare URL into a link; a title alone when there is none.
+                lines = [
+                    f"[{n}] {title}" + (f" {url}" if url else "")
+                    for n, title, url in output.links()
+                ]
+                await self.sender.send_formatted(
+                    "\n".join([f"{text('kb_sources', output.lang)}:", *lines])
+                )
 
     def _new_view(self) -> StreamView:
         if is_private_chat(self.sender.chat_id):

@@ -2,8 +2,9 @@
 
 Each question (joined to the previous one when it is a follow-up) is searched in the
 knowledge base; the model answers from the passages found, or the flow declines plainly
-and offers a person (button `support:human`, handled by the hand-off). Without a knowledge
-base wired in (some tests), it falls back to the plain multi-turn model reply.
+and offers a person (button `support:human`, handled by the hand-off). With no knowledge
+base, or one where nothing is indexed yet (BOT_KB_PATHS unset), it is the plain
+multi-turn model reply under the help desk's system prompt, as before the knowledge base.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class SupportFlow:
             return
         if not state.lang_chosen:
             state.lang = detect_lang(user_input.text) or state.lang  # type: ignore[assignment]
-        if self.answerer is not None:
+        if self.answerer is not None and not await self.answerer.knowledge.is_empty():
             async for event in self._grounded(ctx, state, user_input.text):
                 yield event
             return
@@ -98,7 +99,7 @@ class SupportFlow:
             return
         yield TextDelta(reply.text)
         yield TextDone(reply.text)
-        yield Sources(reply.sources)
+        yield Sources(reply.sources, state.lang)
         latency_ms = int((time.perf_counter() - started) * 1000)
         yield ReplyMeta(reply.model, self.answerer.prompt.version, reply.usage, None, latency_ms)
 

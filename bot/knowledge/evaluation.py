@@ -70,6 +70,9 @@ class Collecting:
     async def record_answer(self, record: AnswerRecord) -> None:
         self.records.append(record)
 
+    async def is_empty(self) -> bool:
+        return await self.retriever.is_empty()
+
 
 def has_fact(answer: str, fact: str | list[str]) -> bool:
     squash = re.sub(r"\s+", "", answer).lower()

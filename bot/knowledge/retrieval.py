@@ -79,6 +79,10 @@ class HybridRetriever:
             if cid in stored  # a document replaced between the two queries
         ]
 
+    async def is_empty(self) -> bool:
+        documents, _ = await self.store.version()
+        return documents == 0
+
     async def record_answer(self, record: AnswerRecord) -> None:
         await self.store.record_answer(
             conversation_id=record.conversation_id,

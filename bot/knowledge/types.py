@@ -44,3 +44,6 @@ class KnowledgeSearch(Protocol):
 
     async def record_answer(self, record: AnswerRecord) -> None:
         """Store which passages an answer was given from (or that it declined)."""
+
+    async def is_empty(self) -> bool:
+        """No document is indexed (BOT_KB_PATHS unset and `chatbot kb index` never run)."""

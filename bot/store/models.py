@@ -24,6 +24,20 @@ NAMING_CONVENTION = {
 }
 
 
+# The knowledge base's full-text indexes are made by migration 0007 and known to no model:
+# SQLite's FTS5 keeps its index in tables of its own (kb_chunks_fts, kb_chunks_fts_data...),
+# PostgreSQL has a GIN expression index. Schema comparisons leave them out.
+FTS_TABLE_PREFIX = "kb_chunks_fts"
+FTS_INDEX = "ix_kb_chunks_lexical_tsv"
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's filter: everything but the full-text indexes' own objects."""
+    if type_ == "table" and (name or "").startswith(FTS_TABLE_PREFIX):
+        return False
+    return not (type_ == "index" and name == FTS_INDEX)
+
+
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite returns naive ones)."""
 
