@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 # taken as unrelated. On the sample handbook the right passage scored 2.2 to 4.6; the
 # best passage for questions it cannot answer 1.9 to 3.6: the model decides the rest.
 MIN_RELEVANCE = 2.0
+# ...and standing out is not enough when everything is far: a question sharing nothing
+# with the handbook still has a "best" passage. multilingual-e5-small scores even unrelated
+# text above 0.7, so this floor matters for other models (BOT_EMBEDDINGS_BASE_URL).
+MIN_COSINE = 0.15
 _MARKER = re.compile(r"\s?\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 
@@ -53,7 +57,11 @@ class GroundedReply:
 
 
 def relevant(passages: Sequence[Passage]) -> list[Passage]:
-    return [p for p in passages if (p.similarity or 0.0) >= MIN_RELEVANCE]
+    return [
+        p
+        for p in passages
+        if (p.similarity or 0.0) >= MIN_RELEVANCE and (p.cosine or 0.0) >= MIN_COSINE
+    ]
 
 
 class GroundedAnswerer:

@@ -89,6 +89,7 @@ class _HtmlText(HTMLParser):
         self._lines: list[str] = []
         self._skip = 0
         self._in_title = False
+        self._h1_seen = False
         self._heading: tuple[int, list[str]] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -111,8 +112,9 @@ class _HtmlText(HTMLParser):
             level, words = self._heading
             heading = " ".join("".join(words).split())
             self._heading = None
-            if level == 1:  # the page's title (a <title> may have given it already)
-                self.title = self.title or heading
+            if level == 1:  # the first <h1> names the page better than a site's <title>
+                self.title = heading if not self._h1_seen else self.title
+                self._h1_seen = True
                 self._path = []
             elif heading:
                 self._path = [*self._path[: max(level - 2, 0)], heading]

@@ -53,7 +53,7 @@ class HybridRetriever:
         if not query:
             return []
         lexical = await self.store.lexical_search(specific_terms(query), CANDIDATES)
-        dense, similarity = await self._dense(query)
+        dense, similarity, cosine = await self._dense(query)
         fused: dict[int, float] = {}
         for ranking in (lexical, dense):
             for rank, chunk_id in enumerate(ranking, start=1):
@@ -74,6 +74,7 @@ class HybridRetriever:
                 lexical_rank=lexical_rank.get(cid),
                 dense_rank=dense_rank.get(cid),
                 similarity=similarity.get(cid),
+                cosine=cosine.get(cid),
             )
             for cid in best
             if cid in stored  # a document replaced between the two queries
@@ -94,20 +95,23 @@ class HybridRetriever:
             model=record.model,
         )
 
-    async def _dense(self, query: str) -> tuple[list[int], Mapping[int, float]]:
+    async def _dense(
+        self, query: str
+    ) -> tuple[list[int], Mapping[int, float], Mapping[int, float]]:
         await self._refresh()
         if not len(self._ids):
-            return [], {}
+            return [], {}, {}
         vector = await self.embedder.query(query)
         if vector.shape[0] != self._matrix.shape[1]:
             log.warning("kb: stored vectors are from another model; re-index the documents")
-            return [], {}
-        scores = standardised(self._matrix @ vector, self._langs)
+            return [], {}, {}
+        cosines = self._matrix @ vector
+        scores = standardised(cosines, self._langs)
         top = min(CANDIDATES, len(scores))
         order = np.argpartition(-scores, top - 1)[:top]
         order = order[np.argsort(-scores[order], kind="stable")]
         ids = [int(self._ids[i]) for i in order]
-        return ids, _Lookup(self._row, scores)
+        return ids, _Lookup(self._row, scores), _Lookup(self._row, cosines)
 
     async def _refresh(self) -> None:
         version = await self.store.version()

@@ -23,6 +23,7 @@ class Passage:
     # the question's similarity to the chunk, in standard deviations above the average for
     # chunks of the chunk's language (bot.knowledge.retrieval.standardised)
     similarity: float | None = None
+    cosine: float | None = None  # the plain cosine similarity
 
 
 @dataclass(frozen=True, slots=True)
