@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -34,6 +35,7 @@ from bot.store.knowledge import KnowledgeStore
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+VERSION_CHECK_S = 1.0  # how stale the in-memory vectors may be: one query saved per search
 CANDIDATES = 20  # from each of the two lists
 
 
@@ -47,6 +49,7 @@ class HybridRetriever:
         self._langs: list[npt.NDArray[np.bool_]] = []  # one mask per language
         self._row: dict[int, int] = {}
         self._reload = asyncio.Lock()
+        self._checked_at = -VERSION_CHECK_S
 
     async def search(self, query: str, k: int = 5) -> list[Passage]:
         query = query.strip()
@@ -114,6 +117,10 @@ class HybridRetriever:
         return ids, _Lookup(self._row, scores), _Lookup(self._row, cosines)
 
     async def _refresh(self) -> None:
+        now = time.monotonic()
+        if self._version is not None and now - self._checked_at < VERSION_CHECK_S:
+            return
+        self._checked_at = now
         version = await self.store.version()
         if version == self._version:
             return
