@@ -96,7 +96,7 @@ class GroundedAnswerer:
             result = await llm.structured(
                 self.messages(query, lang, passages),
                 GroundedAnswer,
-                max_tokens=600,
+                max_tokens=300,  # a short answer's JSON; small models stop well before
                 session_id=session_id,
             )
         except LLMBadOutput:
