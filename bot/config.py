@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     idle_check_minutes: float = Field(default=10.0, gt=0)  # how often idleness is checked
     retention_purge_hour: int = Field(default=3, ge=0, le=23)  # daily, UTC
     evaluation_samples: int = Field(default=1, ge=1, le=9)
+    # ---- knowledge base (bot.knowledge): unset embeddings URL = the embedded e5 model ----
+    embeddings_base_url: str | None = None
+    embeddings_model: str | None = None
+    kb_paths: Annotated[tuple[Path, ...], NoDecode] = ()  # re-indexed by a scheduled job
+    kb_reindex_minutes: float = Field(default=60.0, gt=0)
+    kb_passages: int = Field(default=4, ge=1, le=10)  # passages given to the model
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # ---- voice answers (bot.speech): an OpenAI-compatible /v1/audio/transcriptions ----
     asr_base_url: str = "http://127.0.0.1:8010/v1"  # loopback and silent: `run` starts Whisper
@@ -84,6 +90,14 @@ class Settings(BaseSettings):
     asr_max_seconds: float = Field(default=180.0, gt=0)
     # the embedded Whisper's files (bot.localmodel.asr reads it before Settings exist)
     local_asr_dir: Path | None = None
+
+    @field_validator("kb_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):  # like PATH: colon-separated (commas work too)
+            parts = value.replace(",", ":").split(":")
+            return tuple(Path(part.strip()) for part in parts if part.strip())
+        return value
 
     @field_validator("slack_deciders", mode="before")
     @classmethod
@@ -98,6 +112,7 @@ class Settings(BaseSettings):
         "slack_api_url",
         "telegram_webhook_url",
         "asr_base_url",
+        "embeddings_base_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

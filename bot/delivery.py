@@ -44,12 +44,15 @@ from bot.domain import (
     Message,
     Output,
     Platform,
+    Source,
+    Sources,
     TextDone,
     utcnow,
 )
 from bot.errors import DeliveryBlocked
 from bot.ports import Deliverer
 from bot.store.api import OutboxRecord, Store
+from bot.texts import text
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,22 @@ def payload_of(output: Output) -> JSON | None:
                     for b in buttons
                 ],
             }
+        case Sources(items=items, lang=lang) if items:
+            return {
+                "kind": "sources",
+                "text": sources_text(output),
+                "lang": lang,
+                "items": [
+                    {"number": s.number, "title": s.title, "location": s.location} for s in items
+                ],
+            }
     return None
+
+
+def sources_text(sources: Sources) -> str:
+    """The cited documents as plain text: what is stored with the turn (and its history)."""
+    listed = " ".join(f"[{s.number}] {s.title}" for s in sources.items)
+    return f"{text('kb_sources', sources.lang)}: {listed}"
 
 
 def output_of(payload: JSON) -> Output:
@@ -88,6 +106,12 @@ def output_of(payload: JSON) -> Output:
             for b in payload.get("buttons", [])
         )
         return Buttons(body, buttons)
+    if kind == "sources":
+        items = tuple(
+            Source(int(i["number"]), str(i["title"]), str(i["location"]))
+            for i in payload.get("items", [])
+        )
+        return Sources(items, str(payload.get("lang", "en")))
     return Message(body)
 
 

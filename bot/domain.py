@@ -166,7 +166,36 @@ class Handoff:
     summary: str = ""
 
 
-Output = TextDelta | TextDone | Message | Buttons | Thinking | Report | Handoff
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One document an answer cites: `number` is the [n] in the answer's text."""
+
+    number: int
+    title: str
+    location: str  # a URL, or the path the document was indexed from
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The documents the answer above cites, shown after it (Slack: a context block with
+    links; Telegram: links; terminal: a list). Not a text of its own: never stored as one."""
+
+    items: tuple[Source, ...]
+    lang: str = "en"  # of the conversation: for the list's heading
+
+    def links(self) -> list[tuple[int, str, str | None]]:
+        """(number, title, URL or None): a path on the bot's server is no link for a user."""
+        return [
+            (
+                s.number,
+                s.title,
+                s.location if s.location.startswith(("http://", "https://")) else None,
+            )
+            for s in self.items
+        ]
+
+
+Output = TextDelta | TextDone | Message | Buttons | Thinking | Report | Handoff | Sources
 
 
 def utcnow() -> datetime:

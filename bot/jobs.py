@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
@@ -31,6 +32,8 @@ from bot.config import Settings
 from bot.domain import utcnow
 from bot.engine import Engine
 from bot.interview.idle import IdleCheckResult, IdlePolicy, check_idle_interviews
+from bot.knowledge.indexer import index_paths
+from bot.knowledge.retrieval import HybridRetriever
 from bot.store.jobstore import job_store
 from bot.store.sql import SqlStore
 
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 IDLE_CHECK_JOB = "idle_check"
 RETENTION_PURGE_JOB = "retention_purge"
+KB_REINDEX_JOB = "kb_reindex"
 STOP_TIMEOUT_S = 10.0
 __all__ = ["IdleCheckResult", "IdlePolicy", "Scheduler", "check_idle_interviews"]
 
@@ -60,6 +64,8 @@ class _Runtime:
     policy: IdlePolicy
     retention_days: int
     running: set[asyncio.Task[Any]] = field(default_factory=set)
+    knowledge: HybridRetriever | None = None
+    kb_paths: tuple[Path, ...] = ()
 
 
 _runtime: _Runtime | None = None
@@ -93,6 +99,20 @@ async def retention_purge_job() -> None:
     )
 
 
+async def reindex_knowledge(runtime: _Runtime) -> str:
+    """BOT_KB_PATHS into the knowledge base; incremental, so an unchanged handbook costs a
+    hash per file."""
+    if runtime.knowledge is None or not runtime.kb_paths:
+        return "no BOT_KB_PATHS"
+    kb = runtime.knowledge
+    report = await index_paths(kb.store, kb.embedder, runtime.kb_paths)
+    return report.summary()
+
+
+async def kb_reindex_job() -> None:
+    await _as_job(KB_REINDEX_JOB, reindex_knowledge)
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledJob:
     id: str
@@ -114,8 +134,19 @@ class Scheduler:
         retention_days: int = 180,
         idle_check_every: timedelta = timedelta(minutes=10),
         purge_hour_utc: int = 3,
+        knowledge: HybridRetriever | None = None,
+        kb_paths: tuple[Path, ...] = (),
+        kb_reindex_every: timedelta = timedelta(hours=1),
     ) -> None:
-        self._runtime = _Runtime(engine, store, policy or IdlePolicy(), retention_days)
+        self._runtime = _Runtime(
+            engine,
+            store,
+            policy or IdlePolicy(),
+            retention_days,
+            knowledge=knowledge,
+            kb_paths=kb_paths,
+        )
+        self._kb_trigger = IntervalTrigger(seconds=kb_reindex_every.total_seconds(), timezone=UTC)
         self._database_url, self._schema = database_url, schema
         self._idle_trigger = IntervalTrigger(seconds=idle_check_every.total_seconds(), timezone=UTC)
         self._purge_trigger = CronTrigger(hour=purge_hour_utc, minute=0, timezone=UTC)
@@ -132,6 +163,16 @@ class Scheduler:
         self._scheduler.start()
         self._ensure(IDLE_CHECK_JOB, idle_check_job, self._idle_trigger)
         self._ensure(RETENTION_PURGE_JOB, retention_purge_job, self._purge_trigger)
+        if self._runtime.knowledge is not None and self._runtime.kb_paths:
+            if self._scheduler.get_job(KB_REINDEX_JOB) is None:  # first start: index now
+                self._scheduler.add_job(
+                    kb_reindex_job,
+                    self._kb_trigger,
+                    id=KB_REINDEX_JOB,
+                    name=KB_REINDEX_JOB,
+                    next_run_time=datetime.now(UTC),
+                )
+            self._ensure(KB_REINDEX_JOB, kb_reindex_job, self._kb_trigger)
         log.info("scheduler started: %s", ", ".join(j.id for j in self.jobs()))
 
     def _ensure(self, job_id: str, func: Callable[[], Awaitable[None]], trigger: Any) -> None:
@@ -168,7 +209,13 @@ class Scheduler:
             _runtime = None
 
 
-def scheduler_from_settings(settings: Settings, engine: Engine, store: SqlStore) -> Scheduler:
+def scheduler_from_settings(
+    settings: Settings,
+    engine: Engine,
+    store: SqlStore,
+    *,
+    knowledge: HybridRetriever | None = None,
+) -> Scheduler:
     return Scheduler(
         engine,
         store,
@@ -180,4 +227,7 @@ def scheduler_from_settings(settings: Settings, engine: Engine, store: SqlStore)
         retention_days=settings.retention_days,
         idle_check_every=timedelta(minutes=settings.idle_check_minutes),
         purge_hour_utc=settings.retention_purge_hour,
+        knowledge=knowledge,
+        kb_paths=settings.kb_paths,
+        kb_reindex_every=timedelta(minutes=settings.kb_reindex_minutes),
     )

@@ -118,6 +118,19 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     "desk_button_resolved": {"en": "Resolved", "zh": "已解决"},
     "desk_resolved_by": {"en": "Resolved by <@{user}>.", "zh": "已由 <@{user}> 解决。"},
     "desk_employee_says": {"en": "{who}: {text}", "zh": "{who}：{text}"},
+    # ---- support: grounded answers from the knowledge base (bot.knowledge) -------------
+    "kb_decline": {
+        "en": "I could not find the answer to that in the company handbook, and I would "
+        "rather not guess.",
+        "zh": "我在公司手册中没有找到这个问题的答案，我不想凭猜测回答。",
+    },
+    "kb_offer_person": {
+        "en": "Would you like to ask a person from the help desk?",
+        "zh": "需要转给服务台的同事吗？",
+    },
+    "kb_talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
+    "kb_sources": {"en": "Sources", "zh": "来源"},
+    "kb_searching": {"en": "Searching the handbook...", "zh": "正在查找手册..."},
     # ---- interview --------------------------------------------------------------------
     "interview_intro": {
         "en": "Hello! I am an AI assistant and I will conduct the first screening interview "

@@ -23,11 +23,13 @@ from bot.domain import (
     Message,
     Output,
     Platform,
+    Sources,
     TextDelta,
     TextDone,
     UserRef,
 )
 from bot.ports import EngineAPI
+from bot.texts import text
 
 CHAT_ID = "terminal"
 
@@ -72,6 +74,13 @@ class Terminal:
                 self._buttons = output.buttons
                 choices = "  ".join(f"[{i}] {b.label}" for i, b in enumerate(output.buttons, 1))
                 self._write(f"bot> {output.text}\n     {choices}\n")
+            elif isinstance(output, Sources) and output.items:
+                self._end_stream(streamed)
+                streamed = False
+                listed = "".join(
+                    f"     [{s.number}] {s.title} ({s.location})\n" for s in output.items
+                )
+                self._write(f"     {text('kb_sources', output.lang)}:\n{listed}")
         self._end_stream(streamed)
 
     async def run(self, lines: AsyncIterator[str]) -> None:

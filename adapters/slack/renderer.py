@@ -36,6 +36,7 @@ from bot.domain import (
     Message,
     Output,
     Report,
+    Sources,
     TextDelta,
     TextDone,
     Thinking,
@@ -128,6 +129,8 @@ class SlackRenderer:
                 await self.post_text(target, body)
             case Buttons():
                 await self.post_buttons(target, output)
+            case Sources() if output.items:
+                await self.post_sources(target, output)
         if kept is not None and not kept:
             del self._kept[key]
 
@@ -216,6 +219,25 @@ class SlackRenderer:
                 thread_ts=target.thread_ts or None,
             )
 
+    async def post_sources(self, target: Target, sources: Sources) -> None:
+        """The cited documents as a context block under the answer, linked when they have
+        a URL (a file path on the bot's server is shown as a title only)."""
+        entries = [
+            f"<{url}|[{n}] {_mrkdwn_escape(title)}>" if url else f"[{n}] {_mrkdwn_escape(title)}"
+            for n, title, url in sources.links()
+        ]
+        heading = f"*{text('kb_sources', sources.lang)}:*"
+        elements = [{"type": "mrkdwn", "text": part[:3000]} for part in [heading, *entries][:10]]
+        await call_slack(
+            partial(
+                self.client.chat_postMessage,
+                channel=target.channel,
+                thread_ts=target.thread_ts or None,
+                text=" ".join([heading, *entries]),
+                blocks=[{"type": "context", "elements": elements}],
+            )
+        )
+
     async def post_buttons(self, target: Target, buttons: Buttons) -> None:
         placeholder = self._placeholders.pop(target, None)
         if placeholder is not None:  # buttons are a message of their own: no "thinking" left
@@ -235,6 +257,10 @@ class SlackRenderer:
                 blocks=blocks,
             )
         )
+
+
+def _mrkdwn_escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _button_blocks(body: str, buttons: Buttons) -> list[dict[str, Any]]:
@@ -283,7 +309,7 @@ class _SlackTurn:
 
     async def show(self, item: Output) -> None:
         renderer, target = self.renderer, self.target
-        if self.keep is not None and isinstance(item, TextDone | Message | Buttons):
+        if self.keep is not None and isinstance(item, TextDone | Message | Buttons | Sources):
             writer, self.writer = self.writer, None
             if isinstance(item, TextDone) and writer is not None:
                 self.keep.append(writer)
@@ -302,5 +328,7 @@ class _SlackTurn:
                 await renderer.post_text(target, body)
             case Buttons():
                 await renderer.post_buttons(target, item)
+            case Sources() if item.items:
+                await renderer.post_sources(target, item)
             case Report() | Handoff():
                 log.debug("slack: %s is handled by the domain-event listeners", type(item).__name__)

@@ -26,11 +26,13 @@ from bot.domain import (
     Message,
     Output,
     Report,
+    Sources,
     TextDelta,
     TextDone,
     Thinking,
 )
 from bot.errors import DeliveryBlocked
+from bot.texts import text
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ class TelegramRenderer:
                     await sender.send_formatted(body)
                 case Buttons(text=prompt, buttons=buttons):
                     await sender.send_formatted(prompt, keyboard(buttons, self.codec))
+                case Sources() if output.items:
+                    await sender.send_formatted(sources_message(output))
             if kept is not None and not kept:
                 del self._kept[key]
 
@@ -128,7 +132,7 @@ class _Turn:
         await self._show(output)
 
     async def _show(self, output: Output) -> None:
-        if self.keep is not None and isinstance(output, TextDone | Message | Buttons):
+        if self.keep is not None and isinstance(output, TextDone | Message | Buttons | Sources):
             await self._stop_typing()
             view, self.view = self.view, None
             if isinstance(output, TextDone) and view is not None:
@@ -161,6 +165,10 @@ class _Turn:
                 log.debug("telegram: report %s is not shown to the candidate", evaluation_id)
             case Handoff(reason=reason):
                 log.debug("telegram: hand-off (%s) is not shown in the chat", reason)
+            case Sources() if output.items:
+                await self._stop_typing()
+                await self._close_stream("")
+                await self.sender.send_formatted(sources_message(output))
 
     def _new_view(self) -> StreamView:
         if is_private_chat(self.sender.chat_id):
@@ -191,3 +199,10 @@ class _Turn:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def sources_message(sources: Sources) -> str:
+    """The cited documents, one a line; Telegram turns a bare URL into a link, and a
+    document without one is shown by its title."""
+    lines = [f"[{n}] {title}" + (f" {url}" if url else "") for n, title, url in sources.links()]
+    return "\n".join([f"{text('kb_sources', sources.lang)}:", *lines])

@@ -24,6 +24,20 @@ NAMING_CONVENTION = {
 }
 
 
+# The knowledge base's full-text indexes are made by migration 0005 and known to no model:
+# SQLite's FTS5 keeps its index in tables of its own (kb_chunks_fts, kb_chunks_fts_data...),
+# PostgreSQL has a GIN expression index. Schema comparisons leave them out.
+FTS_TABLE_PREFIX = "kb_chunks_fts"
+FTS_INDEX = "ix_kb_chunks_lexical_tsv"
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's filter: everything but the full-text indexes' own objects."""
+    if type_ == "table" and (name or "").startswith(FTS_TABLE_PREFIX):
+        return False
+    return not (type_ == "index" and name == FTS_INDEX)
+
+
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite returns naive ones)."""
 
@@ -270,3 +284,57 @@ class Handoff(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str] = mapped_column(sa.String(255), default="")
+
+
+# ---- the help desk's knowledge base (bot.store.knowledge) ------------------------------
+
+
+class KbDocument(Base):
+    """One indexed file or URL; `content_hash` decides whether re-indexing touches it."""
+
+    __tablename__ = "kb_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(1024), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(512), default="")
+    lang: Mapped[str] = mapped_column(sa.String(8), default="en")
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    embedder: Mapped[str] = mapped_column(sa.String(255), default="")
+    chunk_count: Mapped[int] = mapped_column(default=0)
+    indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbChunk(Base):
+    """A passage of a document. `lexical` holds its search terms (bot.knowledge.text);
+    SQLite's FTS5 table and PostgreSQL's GIN index are built over that column."""
+
+    __tablename__ = "kb_chunks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    heading: Mapped[str] = mapped_column(sa.Text, default="")
+    text: Mapped[str] = mapped_column(sa.Text)
+    lang: Mapped[str] = mapped_column(sa.String(8), default="en")
+    lexical: Mapped[str] = mapped_column(sa.Text, default="")
+    embedding: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # float32, normalised
+
+
+class KbAnswer(Base):
+    """Which passages a help-desk answer was given from, or that it declined."""
+
+    __tablename__ = "kb_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(sa.Text)
+    query: Mapped[str] = mapped_column(sa.Text)
+    answered: Mapped[bool] = mapped_column(default=False, index=True)
+    passage_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    cited_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    model: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,7 +23,7 @@ from bot.store.api import (
     TurnCommit,
 )
 from bot.store.erasure import user_hash
-from bot.store.models import Base
+from bot.store.models import Base, include_name
 from bot.store.sql import SqlStore
 from tests.store.conftest import Backend
 
@@ -55,7 +55,8 @@ async def test_upgrade_is_idempotent_and_matches_the_models(backend: Backend) ->
     assert (await store.get_user(user_id)).display_name == "Alice"
 
     def differences(connection: Connection) -> list[object]:
-        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+        context = MigrationContext.configure(connection, opts={"include_name": include_name})
+        return list(compare_metadata(context, Base.metadata))
 
     async with backend.inspector.connect() as connection:
         assert await connection.run_sync(differences) == []

@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.store.models import Base
+from bot.store.models import Base, include_name
 
 target_metadata = Base.metadata
 
@@ -26,6 +26,7 @@ def _configure_and_run(connection: Connection) -> None:
         # SQLite alters tables by copying them; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

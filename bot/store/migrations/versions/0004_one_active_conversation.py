@@ -22,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEX = "uq_conversations_active_key"
-ACTIVE = sa.text("status IN ('active', 'handed_off')")  # open: handed_off is added by 0008
+ACTIVE = sa.text("status IN ('active', 'handed_off')")  # open: active, or handed off (0006)
 
 
 def upgrade() -> None:
