@@ -274,7 +274,8 @@ def commit_for(
                 )
             )
         else:
-            replies.append(NewReply(body, delivery=delivery))
+            kind = str(delivery.get("kind")) if delivery.get("kind") == "sources" else "text"
+            replies.append(NewReply(body, delivery=delivery, kind=kind))
     evaluation = None
     if turn.evaluation is not None:
         e = turn.evaluation

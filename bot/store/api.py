@@ -91,6 +91,7 @@ class NewReply:
     ttft_ms: int | None = None
     latency_ms: int | None = None
     delivery: JSON | None = None  # what to show (an outbox payload); None: nothing to deliver
+    kind: str = "text"  # "sources": a list of cited documents, shown but never in a history
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from bot.store.api import MessageRecord, MessageStatus, Role
 from bot.store.models import Message
 
 PROMPT_KINDS = (InputKind.TEXT.value, InputKind.ACTION.value)  # user input a prompt may hold
+SOURCES_KIND = "sources"  # a reply listing cited documents: delivered, never a prompt's history
 
 
 async def recent_history(
@@ -38,7 +39,7 @@ async def recent_history(
                 & (Message.status == MessageStatus.ANSWERED.value)
                 & Message.kind.in_(PROMPT_KINDS)
             )
-            | (Message.role == Role.ASSISTANT.value),
+            | ((Message.role == Role.ASSISTANT.value) & (Message.kind != SOURCES_KIND)),
         )
         .order_by(Message.id.desc())
         .limit(limit)

@@ -33,7 +33,7 @@ from bot.store.api import (
     UserRecord,
 )
 from bot.store.erasure import delete_conversations, erase_user
-from bot.store.history import recent_history
+from bot.store.history import SOURCES_KIND, recent_history
 from bot.store.locks import AdvisoryLocks
 from bot.store.models import (
     AuditEntry,
@@ -314,7 +314,7 @@ class SqlStore(OutboxQueries):
                     (Message.role == Role.USER.value)
                     & (Message.status == MessageStatus.ANSWERED.value)
                 )
-                | (Message.role == Role.ASSISTANT.value),
+                | ((Message.role == Role.ASSISTANT.value) & (Message.kind != SOURCES_KIND)),
             )
             .order_by(Message.id)
         )

@@ -22,7 +22,7 @@ async def write_turn(session: AsyncSession, turn: TurnCommit) -> int | None:
         message = Message(
             conversation_id=turn.conversation_id,
             role=Role.ASSISTANT.value,
-            kind="text",
+            kind=reply.kind,
             text=reply.text,
             status=MessageStatus.SENT.value,
             model=reply.model,

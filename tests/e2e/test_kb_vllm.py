@@ -38,51 +38,55 @@ async def test_a_support_question_is_answered_with_citations_or_declined_with_an
     vllm: VLLMServer, db_url: str
 ) -> None:
     store, knowledge = SqlStore(db_url), KnowledgeStore(db_url)
-    llm = OpenAICompatibleLLM(vllm.base_url, timeout_s=180, max_retries=1)
-    async with FakeEmbeddingsServer() as embeddings:
-        embedder = build_embedder(embeddings.base_url, embeddings.model)
-        await store.upgrade()
-        await index_paths(knowledge, embedder, [HANDBOOK])
-        answerer = GroundedAnswerer(
-            HybridRetriever(knowledge, embedder), load_grounded_prompt(PROMPTS), company="Lumora"
-        )
-        engine = Engine(
-            store,
-            llm,
-            PromptLibrary(PROMPTS),
-            default_flows(answerer),
-            EngineOptions(max_tokens=200),
-        )
-        seen = Recorder()
-        engine.attach(Harness.user.platform, seen)
-        await engine.start()
-        try:
-            bot = Harness(engine, store, llm, seen)
-            receipt = await bot.send(
-                "How many working days of paid annual leave do Lisbon employees have?"
+    try:
+        llm = OpenAICompatibleLLM(vllm.base_url, timeout_s=180, max_retries=1)
+        async with FakeEmbeddingsServer() as embeddings:
+            embedder = build_embedder(embeddings.base_url, embeddings.model)
+            await store.upgrade()
+            await index_paths(knowledge, embedder, [HANDBOOK])
+            answerer = GroundedAnswerer(
+                HybridRetriever(knowledge, embedder),
+                load_grounded_prompt(PROMPTS),
+                company="Lumora",
             )
-        finally:
-            await engine.stop()
-            await llm.close()
-            await embedder.close()
+            engine = Engine(
+                store,
+                llm,
+                PromptLibrary(PROMPTS),
+                default_flows(answerer=answerer),
+                EngineOptions(max_tokens=200),
+            )
+            seen = Recorder()
+            engine.attach(Harness.user.platform, seen)
+            await engine.start()
+            try:
+                bot = Harness(engine, store, llm, seen)
+                receipt = await bot.send(
+                    "How many working days of paid annual leave do Lisbon employees have?"
+                )
+            finally:
+                await engine.stop()
+                await llm.close()
+                await embedder.close()
 
-    shown = [output for _, items in seen.turns for output in items]
-    [record] = await knowledge.answers()
-    assert receipt.conversation_id is not None
-    replies = [
-        m.text for m in await store.history(receipt.conversation_id) if m.role == Role.ASSISTANT
-    ]
-    if record.answered:
-        done = next(o for o in shown if isinstance(o, TextDone))
-        sources = next(o for o in shown if isinstance(o, Sources))
-        numbers = {int(n) for n in re.findall(r"\[(\d+)\]", done.text)}
-        assert numbers and numbers <= {s.number for s in sources.items}
-        assert record.cited_ids and set(record.cited_ids) <= set(record.passage_ids)
-        assert replies == [done.text]
-    else:
-        offer = next(o for o in shown if isinstance(o, Buttons))
-        assert [b.action_id for b in offer.buttons] == [HUMAN_ACTION]
-        assert not any(isinstance(o, TextDone | Sources) for o in shown)
-        assert replies == [offer.text]
-    await knowledge.close()
-    await store.close()
+        shown = [output for _, items in seen.turns for output in items]
+        [record] = await knowledge.answers()
+        assert receipt.conversation_id is not None
+        replies = [
+            m.text for m in await store.history(receipt.conversation_id) if m.role == Role.ASSISTANT
+        ]
+        if record.answered:
+            done = next(o for o in shown if isinstance(o, TextDone))
+            sources = next(o for o in shown if isinstance(o, Sources))
+            numbers = {int(n) for n in re.findall(r"\[(\d+)\]", done.text)}
+            assert numbers and numbers <= {s.number for s in sources.items}
+            assert record.cited_ids and set(record.cited_ids) <= set(record.passage_ids)
+            assert replies == [done.text]
+        else:
+            offer = next(o for o in shown if isinstance(o, Buttons))
+            assert [b.action_id for b in offer.buttons] == [HUMAN_ACTION]
+            assert not any(isinstance(o, TextDone | Sources) for o in shown)
+            assert replies == [offer.text]
+    finally:  # closed even when an assertion fails, so nothing leaks into later tests
+        await knowledge.close()
+        await store.close()
