@@ -43,7 +43,9 @@ async def desk(
     retriever = HybridRetriever(knowledge, embedder)
     await index_paths(knowledge, embedder, [HANDBOOK])
     answerer = GroundedAnswerer(retriever, load_grounded_prompt(PROMPTS), company="Lumora")
-    engine = Engine(store, llm, PromptLibrary(PROMPTS), default_flows(answerer=answerer), EngineOptions())
+    engine = Engine(
+        store, llm, PromptLibrary(PROMPTS), default_flows(answerer=answerer), EngineOptions()
+    )
     seen = Recorder()
     engine.attach(Harness.user.platform, seen)
     await engine.start()
