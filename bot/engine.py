@@ -38,8 +38,8 @@ from bot.flows.base import (
     HistoryItem,
     TurnContext,
 )
-from bot.flows.reply import detect_lang
 from bot.inputs import REJECTED_KINDS, check_input
+from bot.lang import detect_lang
 from bot.llm.types import LLM
 from bot.locks import KeyedLocks
 from bot.ports import (

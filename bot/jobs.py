@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Settings
 from bot.domain import utcnow
 from bot.engine import Engine
-from bot.interview.idle import IdleCheckResult, IdlePolicy, check_idle_interviews
+from bot.interview.idle import IdlePolicy, check_idle_interviews
 from bot.knowledge.indexer import index_paths
 from bot.knowledge.retrieval import HybridRetriever
 from bot.store.jobstore import job_store
@@ -43,7 +43,6 @@ IDLE_CHECK_JOB = "idle_check"
 RETENTION_PURGE_JOB = "retention_purge"
 KB_REINDEX_JOB = "kb_reindex"
 STOP_TIMEOUT_S = 10.0
-__all__ = ["IdleCheckResult", "IdlePolicy", "Scheduler", "check_idle_interviews"]
 
 
 async def purge_old_conversations(

@@ -8,7 +8,7 @@ from dataclasses import replace
 from bot.domain import FlowStart, Incoming, InputKind, utcnow
 from bot.errors import UserFacingError
 from bot.flows.base import FlowRegistry
-from bot.flows.reply import detect_lang
+from bot.lang import detect_lang
 from bot.prompts import PromptLibrary
 from bot.retakes import INTERVIEW, RetakePolicy
 from bot.sessions import support_session_over

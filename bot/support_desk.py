@@ -34,8 +34,8 @@ from bot.flows.base import (
     TurnContext,
     UserInput,
 )
-from bot.flows.reply import detect_lang
 from bot.flows.support import SupportFlow
+from bot.lang import detect_lang
 from bot.pinned_answers import PinnedAnswers
 from bot.prompts import PromptLibrary
 from bot.store.api import HelpDeskStore, NewHelpAnswer
@@ -121,7 +121,7 @@ class SupportDesk:
             events = self._feedback(ctx, state, user_input)
         elif user_input.kind == "text":
             if not state.lang_chosen:
-                state.lang = detect_lang(user_input.text) or state.lang  # type: ignore[assignment]
+                state.lang = detect_lang(user_input.text) or state.lang
             match = self.pinned.match(user_input.text)
             if match is not None:
                 events = self._pinned(ctx, state, user_input.text, match.answer, match.version)

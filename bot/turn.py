@@ -43,7 +43,7 @@ from bot.flows.base import (
     TurnContext,
     UserInput,
 )
-from bot.flows.reply import detect_lang
+from bot.lang import detect_lang
 from bot.llm.transcription import TranscriptionUnavailable
 from bot.ports import Deliverer, Renderer
 from bot.speech.step import VoiceStep

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from bot.domain import TextDelta, TextDone, Thinking
@@ -11,19 +10,6 @@ from bot.flows.base import FlowEvent, ReplyMeta, TurnContext
 from bot.llm.types import ChatMessage, ContentDelta, ReasoningDelta, StreamEnd
 
 log = logging.getLogger(__name__)
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def detect_lang(text: str) -> str | None:
-    """ "zh" when the text is mostly Chinese, "en" when mostly Latin, None when unclear."""
-    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
-    if cjk and cjk * 3 >= latin:  # one Chinese character carries about a word
-        return "zh"
-    if latin >= 3:
-        return "en"
-    return None
 
 
 async def stream_reply(

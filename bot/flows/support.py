@@ -25,10 +25,11 @@ from bot.domain import (
     UserRef,
 )
 from bot.flows.base import FlowEvent, FlowState, ReplyMeta, TurnContext, UserInput, chat_history
-from bot.flows.reply import detect_lang, stream_reply
+from bot.flows.reply import stream_reply
 from bot.knowledge.answering import GroundedAnswerer
 from bot.knowledge.followup import with_context
 from bot.knowledge.types import AnswerRecord
+from bot.lang import detect_lang
 from bot.prompts import PromptLibrary
 from bot.texts import text
 
@@ -60,7 +61,7 @@ class SupportFlow:
             yield Message(text("support_buttons_unknown", state.lang))
             return
         if not state.lang_chosen:
-            state.lang = detect_lang(user_input.text) or state.lang  # type: ignore[assignment]
+            state.lang = detect_lang(user_input.text) or state.lang
         if self.answerer is not None and not await self.answerer.knowledge.is_empty():
             async for event in self._grounded(ctx, state, user_input.text):
                 yield event

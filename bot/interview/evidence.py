@@ -11,10 +11,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from bot.lang import CJK as _CJK
+
 MIN_QUOTE_CHARS = 8  # normalised characters (CJK counting two): "yes" or "the" prove nothing
 MIN_SUBSTANTIVE_WORDS = 4
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SPACE = re.compile(r"\s+")
 
 

@@ -7,9 +7,9 @@ answers in the other language. A short reply ("OK", "yes, go on") never switches
 
 from __future__ import annotations
 
-from bot.flows.reply import detect_lang
 from bot.interview.evidence import word_count
 from bot.interview.state import InterviewState
+from bot.lang import detect_lang
 from bot.prompts import Lang
 
 SUBSTANTIVE_WORDS = 6  # fewer words than this is a short reply, not a choice of language

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.knowledge.documents import ParsedDocument
-from bot.knowledge.text import detect_lang
+from bot.lang import detect_lang
 
 CHUNKER_VERSION = "1"  # part of the content hash: a new chunker re-indexes everything
 MAX_CHARS = {"en": 900, "zh": 380}

@@ -11,13 +11,11 @@ PostgreSQL's 'simple' configuration both take them as they are.
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-Lang = Literal["en", "zh"]
+from bot.lang import CJK as _CJK
+from bot.lang import CJK_CLASS as _CJK_CLASS
+from bot.lang import detect_lang
 
-_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK = re.compile(f"[{_CJK_CLASS}]")
-_LATIN = re.compile(r"[A-Za-z]")
 _TOKEN = re.compile(f"[{_CJK_CLASS}]+|[A-Za-z0-9]+")
 # Single characters and particles that carry no topic in a help-desk question.
 _ZH_STOP = frozenset("的了吗呢吧啊是在有我你他她它们和与或及就都也很要会能可以这那么什哪怎")
@@ -103,16 +101,6 @@ _EN_STOP = frozenset(
         "please",
     ]
 )
-
-
-def detect_lang(text: str) -> Lang | None:
-    """ "zh" when the text is mostly Chinese, "en" when mostly Latin, None when unclear."""
-    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
-    if cjk and cjk * 3 >= latin:  # one Chinese character carries about a word
-        return "zh"
-    if latin >= 3:
-        return "en"
-    return None
 
 
 def terms(text: str) -> list[str]:

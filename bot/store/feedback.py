@@ -21,38 +21,10 @@ from bot.store.api import (
     ReportLine,
 )
 from bot.store.models import AuditEntry, Conversation, Handoff, HelpAnswer, HelpFeedback
-from bot.store.records import get_row
+from bot.store.records import get_row, handoff_record, help_answer_record
 from bot.store.sql import SqlStore
 
 OPEN, RESOLVED, CANCELLED = "open", "resolved", "cancelled"
-
-
-def _answer(row: HelpAnswer) -> HelpAnswerRecord:
-    return HelpAnswerRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        question=row.question,
-        answer=row.answer,
-        outcome=row.outcome,
-        cited=row.cited,
-        sources=list((row.sources or {}).get("items", [])),
-        created_at=row.created_at,
-    )
-
-
-def _handoff(row: Handoff) -> HandoffRecord:
-    return HandoffRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        status=row.status,
-        requested_by=row.requested_by,
-        question=row.question,
-        desk_channel=row.desk_channel,
-        desk_ts=row.desk_ts,
-        created_at=row.created_at,
-        resolved_at=row.resolved_at,
-        resolved_by=row.resolved_by,
-    )
 
 
 def _audit(session: AsyncSession, event: str, actor: str, row: Handoff, **details: str) -> None:
@@ -91,7 +63,7 @@ class SqlHelpDesk:
     async def get_answer(self, answer_id: int) -> HelpAnswerRecord | None:
         async with self._sessions() as session:
             row = await session.get(HelpAnswer, answer_id)
-            return _answer(row) if row is not None else None
+            return help_answer_record(row) if row is not None else None
 
     async def last_answer(self, conversation_id: int) -> HelpAnswerRecord | None:
         async with self._sessions() as session:
@@ -101,7 +73,7 @@ class SqlHelpDesk:
                 .order_by(HelpAnswer.id.desc())
                 .limit(1)
             )
-            return _answer(row) if row is not None else None
+            return help_answer_record(row) if row is not None else None
 
     async def record_feedback(
         self, answer_id: int, conversation_id: int, rating: str, user_key: str
@@ -158,7 +130,7 @@ class SqlHelpDesk:
             session.add(row)
             await session.flush()
             _audit(session, "handoff", requested_by, row)
-            return _handoff(row)
+            return handoff_record(row)
 
     async def set_handoff_thread(self, handoff_id: int, channel: str, ts: str) -> None:
         async with self._sessions.begin() as session:
@@ -188,7 +160,7 @@ class SqlHelpDesk:
                 conversation.status = ConversationStatus.ACTIVE.value
                 conversation.updated_at = utcnow()
             _audit(session, event, actor, row, **details)
-            return _handoff(row)
+            return handoff_record(row)
 
     async def handoff_of_thread(self, channel: str, ts: str) -> HandoffRecord | None:
         return await self._one_open(Handoff.desk_channel == channel, Handoff.desk_ts == ts)
@@ -204,7 +176,7 @@ class SqlHelpDesk:
                 .order_by(Handoff.id.desc())
                 .limit(1)
             )
-            return _handoff(row) if row is not None else None
+            return handoff_record(row) if row is not None else None
 
     async def help_desk_counts(self) -> HelpDeskCounts:
         async with self._sessions() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,9 +14,12 @@ from bot.store.api import (
     ConversationStatus,
     DecisionRecord,
     EvaluationRecord,
+    HandoffRecord,
+    HelpAnswerRecord,
     InvitationRecord,
     MessageRecord,
     MessageStatus,
+    NewEvaluation,
     Role,
     UserRecord,
 )
@@ -25,6 +29,7 @@ from bot.store.models import (
     Decision,
     Evaluation,
     Handoff,
+    HelpAnswer,
     Invitation,
     Message,
     User,
@@ -82,6 +87,20 @@ def evaluation_record(row: Evaluation) -> EvaluationRecord:
     )
 
 
+def evaluation_row(conversation_id: int, new: NewEvaluation, at: datetime) -> Evaluation:
+    return Evaluation(
+        conversation_id=conversation_id,
+        status=new.status,
+        data=new.data,
+        raw_output=new.raw_output,
+        model=new.model,
+        prompt_version=new.prompt_version,
+        role_version=new.role_version,
+        error=new.error,
+        created_at=at,
+    )
+
+
 def user_record(row: User) -> UserRecord:
     return UserRecord(
         id=row.id,
@@ -134,3 +153,31 @@ async def get_row(session: AsyncSession, model: type[Row], ident: int) -> Row:
     if row is None:
         raise LookupError(f"no {model.__tablename__} row with id {ident}")
     return row
+
+
+def help_answer_record(row: HelpAnswer) -> HelpAnswerRecord:
+    return HelpAnswerRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        question=row.question,
+        answer=row.answer,
+        outcome=row.outcome,
+        cited=row.cited,
+        sources=list((row.sources or {}).get("items", [])),
+        created_at=row.created_at,
+    )
+
+
+def handoff_record(row: Handoff) -> HandoffRecord:
+    return HandoffRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        requested_by=row.requested_by,
+        question=row.question,
+        desk_channel=row.desk_channel,
+        desk_ts=row.desk_ts,
+        created_at=row.created_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+    )

@@ -51,6 +51,7 @@ from bot.store.records import (
     conversation_record,
     decision_record,
     evaluation_record,
+    evaluation_row,
     get_row,
     invitation_record,
     message_record,
@@ -414,17 +415,7 @@ class SqlStore(OutboxQueries):
         now = utcnow()
         async with self._sessions.begin() as session:
             await get_row(session, Conversation, conversation_id)
-            row = Evaluation(
-                conversation_id=conversation_id,
-                status=evaluation.status,
-                data=evaluation.data,
-                raw_output=evaluation.raw_output,
-                model=evaluation.model,
-                prompt_version=evaluation.prompt_version,
-                role_version=evaluation.role_version,
-                error=evaluation.error,
-                created_at=now,
-            )
+            row = evaluation_row(conversation_id, evaluation, now)
             session.add(row)
             await session.flush()
             session.add(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import JSON, utcnow
 from bot.store.api import DeliveryState, MessageStatus, Role, TurnCommit
-from bot.store.models import AuditEntry, Conversation, Evaluation, Message, Outbox
-from bot.store.records import get_row
+from bot.store.models import AuditEntry, Conversation, Message, Outbox
+from bot.store.records import evaluation_row, get_row
 
 
 async def write_turn(session: AsyncSession, turn: TurnCommit) -> int | None:
@@ -42,40 +42,22 @@ async def write_turn(session: AsyncSession, turn: TurnCommit) -> int | None:
         await session.flush()  # the replies' ids, for their delivery records
         for message, payload in deliveries:
             session.add(_outbox_row(turn, message.id, payload, now))
-    if turn.answered_message_ids:
-        await session.execute(
-            update(Message)
-            .where(
-                Message.id.in_(turn.answered_message_ids),
-                Message.conversation_id == turn.conversation_id,
+    for ids, status in (
+        (turn.answered_message_ids, MessageStatus.ANSWERED),
+        (turn.rejected_message_ids, MessageStatus.REJECTED),
+    ):
+        if ids:
+            await session.execute(
+                update(Message)
+                .where(Message.id.in_(ids), Message.conversation_id == turn.conversation_id)
+                .values(status=status.value, answered_at=now)
             )
-            .values(status=MessageStatus.ANSWERED.value, answered_at=now)
-        )
-    if turn.rejected_message_ids:
-        await session.execute(
-            update(Message)
-            .where(
-                Message.id.in_(turn.rejected_message_ids),
-                Message.conversation_id == turn.conversation_id,
-            )
-            .values(status=MessageStatus.REJECTED.value, answered_at=now)
-        )
     conversation.state, conversation.status = turn.state, turn.status.value
     conversation.updated_at = now
     if turn.evaluation is None:
         return None
     new = turn.evaluation
-    evaluation = Evaluation(
-        conversation_id=turn.conversation_id,
-        status=new.status,
-        data=new.data,
-        raw_output=new.raw_output,
-        model=new.model,
-        prompt_version=new.prompt_version,
-        role_version=new.role_version,
-        error=new.error,
-        created_at=now,
-    )
+    evaluation = evaluation_row(turn.conversation_id, new, now)
     session.add(evaluation)
     await session.flush()
     session.add(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.texts import text
+from tests.cli import run_chatbot
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.flows.test_interview import ANSWERS, COMPLETE, evaluation_answers
 from tests.harness import PROMPTS
@@ -25,19 +26,8 @@ def env(llm: FakeLLMServer, db_url: str) -> dict[str, str]:
 
 
 async def chat(llm: FakeLLMServer, db_url: str, stdin: bytes, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "chat",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env(llm, db_url),
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
-    return process.returncode or 0, out.decode(), err.decode()
+    ran = await run_chatbot("chat", *args, env=env(llm, db_url), stdin=stdin)
+    return ran.code, ran.out, ran.err
 
 
 async def test_piped_support_chat_streams_two_answers_and_exits_0(

@@ -29,6 +29,7 @@ from tests.bench.telegram import (
     first_text_delays_ms,
 )
 from tests.fakes.llm_server import FakeLLMServer
+from tests.fakes.serving import local_port, serve_local
 from tests.fakes.slack import FakeSlack
 from tests.harness import harness
 
@@ -109,10 +110,8 @@ async def run_slack_bench(
             await adapter.start()
             app = web.Application()
             app.add_routes(adapter.http_routes())
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            events_url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+            runner = await serve_local(app)
+            events_url = f"http://127.0.0.1:{local_port(runner)}/slack/events"
             try:
 
                 def dm_sender(n: int) -> Say:

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.llm_window import DEFAULT_CONTEXT_WINDOW, count_prompt_tokens, refusal_for_length
+from tests.fakes.serving import local_port, serve_local
 
 # One piece per word with its leading whitespace, like the single-token deltas vLLM sends.
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
@@ -108,12 +109,8 @@ class FakeLLMServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         # A short shutdown timeout: a test that stops mid-stream should not wait a minute.
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._runner = await serve_local(app, shutdown_timeout=1.0)
+        self.base_url = f"http://127.0.0.1:{local_port(self._runner)}/v1"
         return self.base_url
 
     async def stop(self) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.serving import local_port, serve_local
+
 
 class RecordingProxy:
     def __init__(self, upstream_root: str) -> None:
@@ -24,12 +26,8 @@ class RecordingProxy:
     async def __aenter__(self) -> RecordingProxy:
         app = web.Application()
         app.router.add_route("*", "/{path:.*}", self._forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._runner = await serve_local(app)
+        self.base_url = f"http://127.0.0.1:{local_port(self._runner)}/v1"
         self._session = aiohttp.ClientSession()
         return self
 

@@ -7,14 +7,8 @@ import asyncio
 from datetime import timedelta
 
 from bot.domain import InputKind
-from bot.jobs import (
-    IDLE_CHECK_JOB,
-    RETENTION_PURGE_JOB,
-    IdlePolicy,
-    Scheduler,
-    check_idle_interviews,
-    purge_old_conversations,
-)
+from bot.interview.idle import IdlePolicy, check_idle_interviews
+from bot.jobs import IDLE_CHECK_JOB, RETENTION_PURGE_JOB, Scheduler, purge_old_conversations
 from bot.ports import ConversationEnded, DomainEvent
 from bot.store.api import ConversationRecord, ConversationStatus, Role
 from bot.texts import text

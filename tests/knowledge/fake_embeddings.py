@@ -14,6 +14,7 @@ import numpy as np
 from aiohttp import web
 
 from bot.knowledge.text import terms
+from tests.fakes.serving import local_port, serve_local
 
 DIM = 4096
 SYNONYMS = {
@@ -45,12 +46,8 @@ class FakeEmbeddingsServer:
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._runner = await serve_local(app)
+        self.base_url = f"http://127.0.0.1:{local_port(self._runner)}/v1"
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -4,11 +4,11 @@ question finds a Chinese page."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from pathlib import Path
+
+from tests.cli import run_chatbot
 
 ENGLISH = {
     "leave-shenzhen.md": "# Annual leave in Shenzhen\n\nShenzhen employees get 15 days of annual leave per year.",
@@ -35,19 +35,10 @@ CHINESE = {
 
 
 async def chatbot(db_url: str, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "kb",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "BOT_DATABASE_URL": db_url, "HF_HUB_OFFLINE": "1"},
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 300)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    env = {**os.environ, "BOT_DATABASE_URL": db_url, "HF_HUB_OFFLINE": "1"}
+    ran = await run_chatbot("kb", *args, env=env, limit_s=300)
+    assert ran.code == 0, ran.err
+    return ran.out
 
 
 async def test_search_finds_documents_in_both_languages(tmp_path: Path) -> None:

@@ -3,10 +3,8 @@ requirement marked met carries a quote found verbatim in the visible résumé.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from bot.prompts import PromptLibrary, Role
 from bot.resume.match import clean_resume, match_resume
 from bot.resume.parse import UnreadableResume, parse_resume
 from bot.resume.report import render_match
+from tests.cli import run_chatbot
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.resume.documents import HIDDEN, VISIBLE, docx_resume, pdf_resume
 
@@ -153,22 +152,10 @@ async def test_chatbot_resume_match_prints_the_section(
     cv = tmp_path / "cv.pdf"
     cv.write_bytes(pdf_resume())
     env = {**os.environ, "BOT_LLM_BASE_URL": llm_server.base_url, "BOT_LLM_MAX_RETRIES": "0"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "resume",
-        "match",
-        str(cv),
-        "--role",
-        "python-backend",
-        "--json",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    ran = await run_chatbot(
+        "resume", "match", str(cv), "--role", "python-backend", "--json", env=env, limit_s=120
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode()
-    result = json.loads(out)
+    assert ran.code == 0, ran.err
+    result = json.loads(ran.out)
     assert [r["id"] for r in result["requirements"] if r["met"]] == ["python", "sql"]
     assert result["flags"][0]["kind"] == "hidden_text"

@@ -11,6 +11,7 @@ from aiohttp import web
 from adapters.slack import SlackAdapter, StreamTiming
 from bot.config import Settings
 from tests.fakes.scripted_engine import ScriptedEngine
+from tests.fakes.serving import local_port, serve_local
 from tests.fakes.slack import FakeSlack
 from tests.slack.scripted_engine import hello
 
@@ -54,11 +55,8 @@ async def start_bot(
     await adapter.start()
     app = web.Application()
     app.add_routes(adapter.http_routes())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    return adapter, runner, f"http://127.0.0.1:{port}/slack/events"
+    runner = await serve_local(app)
+    return adapter, runner, f"http://127.0.0.1:{local_port(runner)}/slack/events"
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from types import TracebackType
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.serving import local_port, serve_local
+
 ALLOWED_FIELDS = {"file", "model", "language", "response_format", "prompt", "temperature"}
 
 
@@ -61,12 +63,8 @@ class FakeASRServer:
         app = web.Application()
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._runner = await serve_local(app)
+        self.base_url = f"http://127.0.0.1:{local_port(self._runner)}/v1"
         return self
 
     async def __aexit__(

@@ -11,6 +11,7 @@ from adapters.telegram import RenderTiming, TelegramAdapter
 from adapters.telegram.delivery import RetryPolicy
 from bot.config import Settings
 from tests.fakes.scripted_engine import ScriptedEngine
+from tests.fakes.serving import serve_local
 from tests.fakes.telegram import FakeTelegram
 
 FAST_TIMING = RenderTiming(edit_interval_s=1.0, draft_interval_s=0.1, typing_interval_s=0.3)
@@ -68,9 +69,7 @@ async def serve_routes() -> AsyncIterator[ServeRoutes]:
     async def serve(routes: list[web.RouteDef], port: int) -> None:
         app = web.Application()
         app.add_routes(routes)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runner = await serve_local(app, port)
         runners.append(runner)
 
     yield serve

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.serving import local_port, serve_local
 from tests.fakes.slack import commands as cmd
 from tests.fakes.slack import events as ev
 from tests.fakes.slack.methods import METHODS, ApiError
@@ -96,11 +97,8 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket-mode", self._socket)
         app.router.add_post("/commands/{command_id}", self._command_response)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner = await serve_local(app)
+        self.port = local_port(self._runner)
         self._session = aiohttp.ClientSession()
         return self
 

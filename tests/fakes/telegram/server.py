@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.serving import local_port, serve_local
 from tests.fakes.telegram.files import FileStore, download_route
 from tests.fakes.telegram.markup import utf16_len
 from tests.fakes.telegram.state import Call, Draft, FakeMessage, Fault, FloodLimits
@@ -78,12 +79,8 @@ class FakeTelegram:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", BotApi(self).handle)
         app.router.add_routes([download_route(self)])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner = await serve_local(app)
+        self.base_url = f"http://127.0.0.1:{local_port(self._runner)}"
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
