@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bot import crashpoints, metrics
@@ -430,7 +430,18 @@ class Engine:
             temperature=self.options.temperature,
             evaluation_samples=self.options.evaluation_samples,
             retention_days=self.options.retention_days,
+            role_allowed=self._role_allowed(conversation.user_id),
         )
+
+    def _role_allowed(self, user_id: int | None) -> Callable[[str], Awaitable[bool]] | None:
+        if user_id is None:
+            return None
+        retakes = self._starter.retakes
+
+        async def allowed(role_id: str) -> bool:
+            return await retakes.refusal(user_id, role_id, invitation=None) is None
+
+        return allowed
 
     async def _announce(
         self, conversation: ConversationRecord, turn: TurnResult, evaluation_id: int | None

@@ -9,7 +9,7 @@ pending, so a flow can mutate its state freely.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -56,6 +56,9 @@ class TurnContext:
     temperature: float = 0.3
     evaluation_samples: int = 1
     retention_days: int = 180
+    # Whether this user may take the interview for a role picked from the menu now (the
+    # retake rule, bot.retakes); None: no rule applies.
+    role_allowed: Callable[[str], Awaitable[bool]] | None = None
 
     @property
     def session_id(self) -> str:

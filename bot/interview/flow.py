@@ -89,6 +89,8 @@ class InterviewFlow:
             if action == ACTION_ROLE:
                 if user_input.text not in ctx.prompts.roles:
                     raise UserFacingError("interview_unknown_role", user_input.text)
+                if ctx.role_allowed is not None and not await ctx.role_allowed(user_input.text):
+                    raise UserFacingError("interview_retake_refused", user_input.text)
                 state.role_id, state.stage = user_input.text, "consent"
                 yield self._consent(ctx, state)
             else:

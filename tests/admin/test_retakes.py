@@ -120,3 +120,20 @@ async def test_restarting_an_interview_under_way_with_other_parameters_is_refuse
     assert jobs_bot.seen.texts()[-1] == REFUSED_EN
     still = await jobs_bot.store.active_conversation(jobs_bot.key)
     assert still is not None and still.id == under_way.id  # the progress is kept
+
+
+async def test_a_role_picked_from_the_menu_follows_the_same_rule(jobs_bot: Harness) -> None:
+    first = await take_interview(jobs_bot)
+    await jobs_bot.send(kind=InputKind.START, flow="interview")  # no role: the menu
+    await jobs_bot.send(ROLE, kind=InputKind.ACTION, action_id="role", flow="interview")
+    assert jobs_bot.seen.texts()[-1] == REFUSED_EN
+    menu = await jobs_bot.store.active_conversation(jobs_bot.key)
+    assert menu is not None and menu.id != first
+    assert menu.state["stage"] == "choose_role"  # still choosing: another role may be picked
+    [entry] = await jobs_bot.store.audit_log(event=RETAKE_REFUSED)
+    assert entry.details["previous_conversation"] == first
+
+    await jobs_bot.send("product-manager", kind=InputKind.ACTION, action_id="role")
+    chosen = await jobs_bot.store.active_conversation(jobs_bot.key)
+    assert chosen is not None and chosen.state["stage"] == "consent"
+    assert chosen.state["role_id"] == "product-manager"
