@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install local-model asr-model asr-eval run test lint unit bench bench-scale bench-real quality kb-eval kb-bench clean
+.PHONY: install local-model asr-model asr-eval run test lint unit bench bench-scale bench-real chaos quality kb-eval kb-bench clean
 
 install: $(STAMP)
 
@@ -59,6 +59,12 @@ bench-scale: $(STAMP)
 	  $(BIN)/python -m tests.bench scale --database $$db \
 	    --conversations $${run%%:*} --turns $${run##*:} || exit 1; done; done
 	$(BIN)/python -m tests.bench scale --database postgres --conversations 1000 --turns 1 --workers 2
+
+# Kill campaigns: candidates interview through the fake Bot API while `chatbot run` is
+# SIGKILLed every 2-6 s and restarted; prints kills, finished, shown twice, lost, stuck.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.bench.chaos --database sqlite --campaigns 3
+	$(BIN)/python -m tests.bench.chaos --database postgres --campaigns 3
 
 # Known strong, weak and manipulative answers (both roles, en and zh) through
 # `chatbot evaluate`, against BOT_LLM_BASE_URL (your own Qwen2.5-7B-Instruct or gpt-oss-20b),
