@@ -164,6 +164,55 @@ def read_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     return ParsedDocument(title or fallback_title, [Section((), text)] if text else [])
 
 
+_DOCX_HEADING = re.compile(r"^Heading (\d)$")
+
+
+def read_docx(data: bytes, fallback_title: str) -> ParsedDocument:
+    """Word documents: the Title style (else the first Heading 1) is the title, Heading N
+    styles make the heading path, tables are read row by row."""
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise UnreadableDocument(f"DOCX: {type(exc).__name__}") from exc
+    sections: list[Section] = []
+    path: list[str] = []
+    lines: list[str] = []
+    title = (document.core_properties.title or "").strip()
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            sections.append(Section(tuple(path), body))
+        lines.clear()
+
+    for paragraph in document.paragraphs:
+        style = paragraph.style.name if paragraph.style is not None else ""
+        heading = _DOCX_HEADING.match(style or "")
+        if style == "Title" and paragraph.text.strip():
+            title = title or paragraph.text.strip()
+            continue
+        if heading is None:
+            lines.append(paragraph.text)
+            continue
+        flush()
+        level = int(heading.group(1))
+        if level == 1 and not title:
+            title = paragraph.text.strip()
+            path.clear()
+            continue
+        del path[level - 1 :]
+        path.append(paragraph.text.strip())
+    for table in document.tables:
+        for row in table.rows:
+            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    flush()
+    return ParsedDocument(title or fallback_title, sections)
+
+
 def _decode(data: bytes) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -181,6 +230,7 @@ READERS: dict[str, Reader] = {
     ".html": read_html,
     ".htm": read_html,
     ".pdf": read_pdf,
+    ".docx": read_docx,
 }
 
 

@@ -120,3 +120,34 @@ async def test_indexing_one_folder_does_not_drop_another(
 
     assert (report.added, report.removed) == (1, 0)
     assert len(await kb.store.documents()) == 5
+
+
+def write_docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Parental leave", level=1)
+    document.add_heading("Lisbon", level=2)
+    document.add_paragraph("Parents in Lisbon get 20 weeks of paid leave, code PL-2027-LX.")
+    document.add_heading("Shenzhen", level=2)
+    document.add_paragraph("Parents in Shenzhen get 158 days of maternity leave.")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "Request form", "HR-PL-9"
+    document.save(str(path))
+
+
+async def test_a_word_document_keeps_its_title_headings_and_tables(
+    kb: HybridRetriever, tmp_path: Path
+) -> None:
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    write_docx(folder / "parental-leave.docx")
+    (folder / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+
+    report = await index_paths(kb.store, kb.embedder, [folder])
+    assert report.added == 1 and [Path(s).name for s in report.failed] == ["broken.docx"]
+    lisbon = next(h for h in await kb.search("PL-2027-LX weeks Lisbon", 5) if "PL-2027" in h.text)
+    assert (lisbon.title, lisbon.heading) == ("Parental leave", "Lisbon")
+    assert lisbon.source.endswith("parental-leave.docx")
+    form = " ".join(h.text for h in await kb.search("request form HR-PL-9", 5))
+    assert "HR-PL-9" in form
