@@ -34,6 +34,7 @@ from bot.speech.audio import AudioLimits
 from bot.speech.step import VoiceStep
 from bot.speech.transcriber import VoiceTranscriber
 from bot.store.api import HelpDeskStore
+from bot.store.audio import SqlAudioArchive
 from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
 from bot.store.startup import redacted_url, upgrade_when_free
@@ -101,7 +102,10 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
     help_desk = SqlHelpDesk(store)
     people = settings.slack_escalation_channel is not None and settings.slack_bot_token is not None
     asr = TranscriptionClient(settings.asr_base_url, model=settings.asr_model)
-    voice = VoiceStep(VoiceTranscriber(asr, AudioLimits(max_seconds=settings.asr_max_seconds)))
+    voice = VoiceStep(
+        VoiceTranscriber(asr, AudioLimits(max_seconds=settings.asr_max_seconds)),
+        archive=SqlAudioArchive(store) if settings.keep_audio else None,
+    )
     knowledge = build_retriever(settings)
     answerer = GroundedAnswerer(
         knowledge,

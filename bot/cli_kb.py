@@ -20,7 +20,9 @@ kb_app = typer.Typer(help="The help desk's knowledge base.", no_args_is_help=Tru
 
 @kb_app.command("index")
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders (md, txt, html, pdf, docx)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="files or folders (md, txt, html, pdf, docx)")
+    ],
 ) -> None:
     """Index documents incrementally: unchanged skipped, changed re-chunked, removed dropped."""
     settings = load_settings()

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     asr_base_url: str = "http://127.0.0.1:8010/v1"  # loopback and silent: `run` starts Whisper
     asr_model: str | None = None  # None: the first model of the ASR server's /v1/models
     asr_max_seconds: float = Field(default=180.0, gt=0)
+    keep_audio: bool = False  # keep voice answers' audio (retention and /delete cover it)
     # the embedded Whisper's files (bot.localmodel.asr reads it before Settings exist)
     local_asr_dir: Path | None = None
 

@@ -29,6 +29,14 @@ class AudioSource(Protocol):
     async def fetch(self, audio: AudioRef) -> bytes: ...
 
 
+class AudioArchive(Protocol):
+    """Where a voice answer's audio is kept when BOT_KEEP_AUDIO is set (the store)."""
+
+    async def keep(
+        self, conversation_id: int, sha256: str, source: str, duration_s: float, data: bytes
+    ) -> None: ...
+
+
 @runtime_checkable
 class TakesVoice(Protocol):
     """A flow that accepts voice answers (the interview)."""
@@ -40,10 +48,17 @@ class TakesVoice(Protocol):
 
 class VoiceStep:
     def __init__(
-        self, transcriber: VoiceTranscriber, sources: Mapping[Platform, AudioSource] | None = None
+        self,
+        transcriber: VoiceTranscriber,
+        sources: Mapping[Platform, AudioSource] | None = None,
+        *,
+        archive: AudioArchive | None = None,
     ) -> None:
+        """`archive`: keep each transcribed voice note's audio (BOT_KEEP_AUDIO); None, the
+        default, keeps only its hash and duration with the answer."""
         self.transcriber = transcriber
         self.sources: dict[Platform, AudioSource] = dict(sources or {})
+        self.archive = archive
 
     def register(self, platform: Platform, source: AudioSource) -> None:
         self.sources[platform] = source
@@ -65,6 +80,14 @@ class VoiceStep:
                 raise AudioRejected(AudioProblem.TOO_LONG, f"{audio.duration_s} s reported")
             data = await source.fetch(audio)
             transcript = await self.transcriber.transcribe(data, f"{audio.source}.ogg", lang)
+            if self.archive is not None:
+                await self.archive.keep(
+                    ctx.conversation_id,
+                    transcript.audio_sha256,
+                    audio.source,
+                    transcript.duration_s,
+                    data,
+                )
         except ValueError:
             log.warning("conversation %s: unreadable audio reference", ctx.conversation_id)
             yield Message(text("voice_unknown_format", lang))

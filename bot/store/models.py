@@ -338,3 +338,21 @@ class KbAnswer(Base):
     cited_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     model: Mapped[str] = mapped_column(sa.String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoiceAudio(Base):
+    """A voice answer's audio, kept only with BOT_KEEP_AUDIO; goes with its conversation
+    (retention, /delete)."""
+
+    __tablename__ = "voice_audio"
+    __table_args__ = (sa.UniqueConstraint("conversation_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    source: Mapped[str] = mapped_column(sa.String(16))  # voice|video_note|audio
+    duration_s: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,6 +18,7 @@ from bot.llm.transcription import TranscriptionClient
 from bot.speech.audio import AudioLimits, AudioProblem, AudioRejected, audio_sha256
 from bot.speech.step import VoiceStep
 from bot.speech.transcriber import VoiceTranscriber
+from bot.store.audio import SqlAudioArchive
 from bot.texts import text
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.fakes.telegram import FakeTelegram
@@ -39,6 +40,7 @@ async def live_bot(
     asr_url: str,
     limits: AudioLimits | None = None,
     retry_interval_s: float = 60.0,
+    keep_audio: bool = False,
 ) -> AsyncIterator[Harness]:
     # A long retry interval unless a test needs the retry loop: its store calls, cancelled
     # at shutdown, would otherwise finish in aiosqlite's thread after the loop closed.
@@ -46,6 +48,8 @@ async def live_bot(
     voice = VoiceStep(VoiceTranscriber(asr, limits))
     try:
         async with harness(llm_url, db_url, voice=voice, retry_interval_s=retry_interval_s) as bot:
+            if keep_audio:  # BOT_KEEP_AUDIO
+                voice.archive = SqlAudioArchive(bot.store)
             adapter = TelegramAdapter(
                 settings_for(tg),
                 bot.engine,
@@ -228,3 +232,47 @@ async def test_video_notes_and_audio_files_are_voice_answers_too(
         await tg.wait_for(lambda: heard_count(tg) == 1)
         assert "Cursor pagination with a stable sort key." in heard_message(tg).text
         assert fake_asr.requests[0]["language"] == "en"
+
+
+async def test_audio_is_kept_only_with_keep_audio_and_goes_with_delete(
+    tg: FakeTelegram, llm_server: FakeLLMServer, db_url: str, fake_asr: FakeASRServer
+) -> None:
+    sample = clip("en_short_yes.ogg").read()
+    for keep in (False, True):
+        chat = CHAT + int(keep)
+        async with live_bot(
+            tg, llm_server.base_url, db_url, fake_asr.base_url, keep_audio=keep
+        ) as bot:
+            await bot.store.create_invitation(f"inv-keep-{keep}", "python-backend", "Ada", "U-h")
+            await tg.send_text(chat, chat, f"/start inv-keep-{keep}", language_code="en")
+            await tg.wait_for(lambda c=chat: any(m.buttons for m in tg.transcript(c)))
+            consent = next(m for m in tg.transcript(chat) if m.buttons)
+            accept = next(
+                d for label, d in consent.buttons if label == text("interview_consent_accept")
+            )
+            await tg.tap(chat, chat, consent.message_id, accept)
+            await tg.wait_for(lambda c=chat: any("Question 1" in t for t in tg.bot_texts(c)))
+            fake_asr.enqueue("Yes, I have done that.")
+            await send_audio(tg, chat, chat, sample)
+            await tg.wait_for(lambda c=chat: any(t.startswith("I heard:") for t in tg.bot_texts(c)))
+            await bot.engine.idle()
+            archive = SqlAudioArchive(bot.store)
+            conversation = await bot.store.active_conversation(
+                next(
+                    c.key
+                    for c in await bot.store.list_conversations()
+                    if c.key.chat_id == str(chat)
+                )
+            )
+            assert conversation is not None
+            kept = await archive.kept(conversation.id)
+            if not keep:
+                assert kept == []  # the default: only the hash and duration, with the answer
+                continue
+            [audio] = kept
+            assert audio.data == sample and audio.sha256 == audio_sha256(sample)
+            assert audio.source == "voice"
+
+            assert conversation.user_id is not None
+            await bot.store.delete_user_data(conversation.user_id, requested_by="self")  # /delete
+            assert await archive.kept(conversation.id) == []
