@@ -2,8 +2,8 @@
 """Text in an answer addressed to the grader instead of answering the question.
 
 Two layers. Patterns (English and Chinese, by family: notes to the grader, role or system
-tags, fake markup, score demands, "ignore the instructions", talking to the model as the
-grader) take such text out before anything else sees it. Then a dedicated classifier call
+tags, fake markup, score demands, verdicts written for the grader, "ignore the
+instructions", talking to the model as the grader) take such text out before anything else sees it. Then a dedicated classifier call
 (`classify` in bot.interview.judging) may point at what the patterns missed; its flag stands
 only with an excerpt that is verbatim in the answer and reads as grader talk (`GRADER_CUE`),
 since a small model will copy any sentence when asked for one.
@@ -33,19 +33,25 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
         [
             rf"\b(?:note|message|instructions?|memo|reminder|hint)s? (?:to|for) (?:the |any |our )?{_GRADERS}\b",
             rf"\b(?:dear|attention|hey|hi|hello|to the) {_GRADERS}\b",
-            r"(?:(?m:^)|(?<=[.!?。！？]))\s*(?:evaluators?|graders?|assessors?|reviewers?|scorers?)\s*[:,：，]",
-            r"(评分者|评分人|评分员|评估者|评审|阅卷|打分的人|考官|面试官|评委)[，,：:、]?\s*(请|注意|你好|您好)",
-            r"(致|给)(评分|评估|评审|阅卷|考官|面试官)",
+            r"\b(?:notes?|messages?|memos?|instructions?) (?:to|for) (?:whoever|whomever|the person|anyone|someone|the one) (?:who )?(?:scores?|grades?|evaluates?|reviews?|marks?|assess(?:es)?)\b",
+            r"\bwho(?:m)?ever (?:is )?(?:scor|grad|evaluat|review|mark|assess)\w* (?:this|these|my|the)\b",
+            r"\b(?:evaluators?|graders?|reviewers?|scorers?|assessors?|examiners?)(?:'s?)? (?:instructions?|notes?|guidance|guidelines)\s*[:：]",
+            r"(?:(?m:^)|(?<=[.!?。！？]))\s*[(（\[]?\s*(?:evaluators?|graders?|assessors?|reviewers?|scorers?)\s*[:,：，]",
+            r"(评分者|评分人|评分员|评估者|评估人|评审|审阅者|审阅人|审核者|审核人|阅卷|打分的人|考官|面试官|评委)[，,：:、]?\s*(请|注意|你好|您好)",
+            r"(致|给|告诉|提醒)(各位|这位)?(打分|评分|评估|评审|审阅|审核|阅卷|考官|面试官|评委)",
+            r"(备注|注|留言|说明|提示|附言)\s*(给|致|：|:)\s*(各位|这位)?(评分|评估|评审|审阅|审核|阅卷|考官|面试官|评委)",
         ],
     ),
     "role_tag": (
         "line",
         [
-            r"(?:(?m:^)|(?<=[.!?。！？]))\s*\[?\s*(?:system|assistant|developer|user|instruction|admin)s?\s*\]?\s*[:：]",
+            r"(?:(?m:^)|(?<=[.!?。！？]))[\s\-=*#>|]*[\[(]?\s*(?:system|assistant|developer|user|instruction|admin)s?\s*[\])]?\s*(?:[(（][^)）]{0,20}[)）])?\s*[:：]",
             r"<\|\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|>",
             r"\[/?\s*(?:INST|SYS)\s*\]|<</?SYS>>",
-            r"#{2,}\s*(?:system|instruction|new instructions?)\b",
-            r"(?:(?m:^)|(?<=[.!?。！？]))\s*(系统|系统提示|助手|指令)\s*[:：]",
+            r"#{2,}\s*(?:system|instruction|new instructions?|end of)\b",
+            r"\bend of (?:the )?(?:candidate'?s? )?(?:answer|response|input|transcript|submission)\b",
+            r"【[^】]{0,12}(结束|评分|评估|打分|系统|指令|审阅)[^】]{0,12}】",
+            r"(?:(?m:^)|(?<=[.!?。！？]))[\s\-=*#>|]*(系统|系统提示|助手|指令)\s*(?:[(（][^)）]{0,20}[)）])?\s*[:：]",
         ],
     ),
     "markup": (
@@ -53,6 +59,10 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
         [
             r"</?\s*(?:candidate_answer|answer|response|user|system|instructions?|input|data"
             r"|context|question|prompt|transcript|evaluation)\s*/?>",
+            r"</?\s*[\u3400-\u9fff]{1,10}\s*/?>",  # a tag in Chinese (<评估>...): nobody's HTML
+            # <user_message>, </end_of_answer>; not <order_id>, which an API answer may show
+            r"</?\s*(?:[A-Za-z]+_)+(?:message|answer|response|input|prompt|instructions?|system|transcript|evaluation|turn)\s*/?>",
+            r"</?\s*(?:message|answer|response|input|prompt|instructions?|system|transcript|evaluation|turn)(?:_[A-Za-z]+)+\s*/?>",
             r"`{3}\s*json",
             r"\{\s*\"?(?:score|rating|grade)\"?\s*:",
         ],
@@ -69,8 +79,18 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
             r"\bpossible_manipulation\b|\bcovered\"?\s*:\s*true\b",
             r"(给|打|评)我?(个|一个)?(满分|5分|五分|高分|最高分|10分|十分)",
             r"(打|给|评|得)\s*(满分|5\s*分|五分|最高分)",
+            r"[（(]\s*(5|五)\s*分\s*[)）]",
             r"(应该|应当|必须|值得)(得到|获得|拿到|给)?(满分|5分|五分|高分|最高分)",
             r"(评分|分数|得分)\s*(为|是|[:：=])\s*(5|五|满分)",
+        ],
+    ),
+    "verdicts": (
+        "line",
+        [
+            # the grader's own verdicts written into the answer ("要点：已覆盖", "point: covered")
+            r"[:：]\s*(已覆盖|已涵盖|已提到|已满足|已完成)",
+            r"(視為|视为|当作|算作)(已)?(覆盖|涵盖|提到|满足)",
+            r"\b[\w ]{2,40}\s*:\s*(?:covered|met|present|addressed)\s*(?:[;,.]|$)",
         ],
     ),
     "ignore_instructions": (
@@ -102,7 +122,7 @@ _COMPILED = [
 GRADER_CUE = re.compile(
     r"\b(?:score|scor(?:ed|ing)|grade|grader|grading|evaluator|assessor|reviewer|rubric|marks"
     r"|full credit|instructions?|prompt|rate (?:me|this|it)|rating)\b"
-    r"|分|评|指令|指示|提示|规则",
+    r"|分|评|指令|指示|提示|规则|审阅|审核|阅卷|考官|面试官|覆盖|涵盖|视为",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?。！？;；]+\s*|\n")
