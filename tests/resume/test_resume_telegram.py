@@ -8,6 +8,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -170,3 +171,16 @@ def _database_text(db_url: str) -> str:
         return "\n".join(
             repr(row) for table in tables for row in db.execute(f'SELECT * FROM "{table}"')
         )
+
+
+async def test_the_retention_purge_erases_the_stored_resume(
+    tg: FakeTelegram, llm_server: FakeLLMServer, db_url: str
+) -> None:
+    async with live_bot(tg, llm_server.base_url, db_url) as bot:
+        await at_first_question(tg, bot)
+        await send_document(tg, CHAT, USER, pdf_resume())
+        await tg.wait_for(lambda: text("resume_received") in tg.bot_texts(CHAT))
+        await bot.engine.idle()
+        assert VISIBLE[1] in _database_text(db_url)
+        assert await bot.store.purge_older_than(datetime.now(UTC) + timedelta(days=1)) == 1
+        assert VISIBLE[1] not in _database_text(db_url)
