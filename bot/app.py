@@ -186,9 +186,11 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
     """Every adapter whose credentials are set."""
     adapters: list[Adapter] = []
     if settings.telegram_token is not None:
-        from adapters.telegram import TelegramAdapter
+        from adapters.telegram import TelegramAdapter, TelegramDocumentSource
 
         telegram = TelegramAdapter(settings, built.engine)
+        documents = TelegramDocumentSource(telegram.application.bot)
+        built.engine.documents.register(Platform.TELEGRAM, documents)
         if built.engine.voice is not None:
             from adapters.telegram import TelegramAudioSource
 

@@ -61,6 +61,7 @@ class InputKind(StrEnum):
     COMMAND = "command"  # "/cancel", "/lang zh"...: text holds "cancel" or "lang zh"
     UNSUPPORTED = "unsupported"  # a photo, a sticker...
     VOICE = "voice"  # a voice note, video note or audio file: action_id holds its AudioRef
+    DOCUMENT = "document"  # a file sent as a document (a résumé): action_id holds its DocumentRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,28 @@ class AudioRef:
         if tag != "audio" or not file_id:
             raise ValueError(f"not an audio reference: {ref[:40]!r}")
         return cls(source, file_id, int(duration), int(size))
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    """Where a file sent as a document is on the platform; stored (as `ref()`) in the
+    message's action_id like an `AudioRef`, so the message is kept before the download."""
+
+    file_id: str
+    filename: str = ""
+    mime_type: str = ""
+    size: int = 0  # bytes, as the platform reports them (0: unknown)
+
+    def ref(self) -> str:
+        # The file name goes last: it is the one part that may hold a "|".
+        return f"document|{self.size}|{self.mime_type}|{self.file_id}|{self.filename}"
+
+    @classmethod
+    def parse(cls, ref: str) -> DocumentRef:
+        tag, size, mime_type, file_id, filename = ref.split("|", 4)
+        if tag != "document" or not file_id:
+            raise ValueError(f"not a document reference: {ref[:40]!r}")
+        return cls(file_id, filename, mime_type, int(size))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from bot.ports import (
 )
 from bot.prompts import PromptLibrary
 from bot.ratelimit import RATE_LIMITED_QUIET, RateLimiter
+from bot.resume.step import DocumentStep
 from bot.retry import Backoff, FailureLog
 from bot.speech.step import VoiceStep
 from bot.starts import ConversationStarter, incoming_lang
@@ -98,10 +99,13 @@ class Engine:
         options: EngineOptions | None = None,
         exporter: Exporter | None = None,
         voice: VoiceStep | None = None,
+        documents: DocumentStep | None = None,
     ) -> None:
         self.store, self.llm, self.prompts, self.flows = store, llm, prompts, flows
         self.exporter = exporter
         self.voice = voice  # adapters register their AudioSource on it
+        # Résumés need nothing but the platform's download: adapters register theirs on it.
+        self.documents = documents or DocumentStep()
         self.options = options or EngineOptions()
         self._renderers: dict[Platform, Renderer] = {}
         self._listeners: list[Listener] = []
@@ -138,6 +142,7 @@ class Engine:
             max_input_chars=self.options.max_input_chars,
             exporter=exporter,
             voice=voice,
+            documents=self.documents,
         )
 
     # ---- the adapters' side (bot.ports.EngineAPI) ---------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from bot.export_render import render_interviews
 from bot.interview.report import EvaluationReport, QuestionReport
 from bot.interview.state import InterviewState
+from bot.resume.types import RoleMatch
 from bot.store.admin_queries import conversations_of, messages_of
 from bot.store.api import ConversationRecord, ConversationStatus, EvaluationRecord, Store
 from bot.store.sql import SqlStore
@@ -120,6 +121,7 @@ class InterviewRow:
     # per question: score, covered points with their quotes, missed points, flags with
     # their excerpts, the follow-ups asked (the evaluation report's own model)
     questions: tuple[QuestionReport, ...] = ()
+    role_match: RoleMatch | None = None  # the résumé's "Match with the role" section
 
 
 def _chosen_evaluation(evaluations: Sequence[EvaluationRecord]) -> EvaluationRecord | None:
@@ -181,6 +183,7 @@ async def _row(store: Store, conversation: ConversationRecord) -> InterviewRow:
         recommendation_reason=report.recommendation_reason,
         scoring=report.scoring if evaluation is not None and evaluation.status == "ok" else "",
         questions=tuple(report.questions),
+        role_match=report.role_match,
     )
 
 

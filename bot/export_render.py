@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from bot.export import InterviewRow
     from bot.interview.report import QuestionReport
+    from bot.resume.types import RoleMatch
 
 Format = Literal["json", "csv", "md"]
 
@@ -42,6 +43,7 @@ INTERVIEW_COLUMNS = (
     "decided_at",
     "recommendation_reason",
     "scoring",
+    "role_match",  # from the résumé: its own column, never part of a score
 )
 QUESTION_COLUMNS = (
     "question_id",
@@ -73,7 +75,8 @@ def render_interviews(rows: Sequence[InterviewRow], fmt: Format) -> str:
 
 
 def _json(row: InterviewRow) -> dict[str, Any]:
-    data = {k: v for k, v in asdict(row).items() if k != "questions"}
+    data = {k: v for k, v in asdict(row).items() if k not in ("questions", "role_match")}
+    data["role_match"] = row.role_match.model_dump(mode="json") if row.role_match else None
     data["questions"] = [
         {**q.model_dump(mode="json"), "evidence": q.evidence} for q in row.questions
     ]
@@ -85,7 +88,20 @@ def _flat(row: InterviewRow) -> dict[str, str]:
     values = {k: getattr(row, k) for k in INTERVIEW_COLUMNS}
     values["competency_scores"] = "; ".join(f"{k}={v}" for k, v in row.competency_scores.items())
     values["flags"] = "; ".join(row.flags)
+    values["role_match"] = _role_match_cell(row.role_match)
     return {k: "" if v is None else str(v) for k, v in values.items()}
+
+
+def _role_match_cell(match: RoleMatch | None) -> str:
+    """`2/2 must-have; met: python, sql; flagged: hidden_text`; empty without a résumé."""
+    if match is None:
+        return ""
+    met, total = match.must_haves_met
+    parts = [f"{met}/{total} must-have"]
+    parts.append("met: " + ", ".join(r.id for r in match.requirements if r.met))
+    if match.flags:
+        parts.append("flagged: " + ", ".join(sorted({f.kind for f in match.flags})))
+    return "; ".join(parts)
 
 
 def _quoted(text: str) -> str:
@@ -135,6 +151,14 @@ def _markdown(rows: Sequence[InterviewRow]) -> str:
             lines += [f"- follow-up asked: {_md_text(f)}" for f in question.follow_ups]
             if question.rationale:
                 lines.append(f"- rationale: {_md_text(question.rationale)}")
+        if row.role_match is not None:
+            lines += ["", "### Match with the role (résumé; not part of any score)"]
+            lines += [
+                f"- {_md_text(r.id)}: "
+                + (f"met, {_md_quote(r.quote or '')}" if r.met else "not shown")
+                for r in row.role_match.requirements
+            ]
+            lines += [f"- flag ({f.kind}): {_md_quote(f.excerpt)}" for f in row.role_match.flags]
     return "\n".join(lines) + "\n"
 
 

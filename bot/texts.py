@@ -539,6 +539,29 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "they were removed and gave nothing.",
         "zh": "简历中含有隐藏文字或给评分者的指令；这些内容已被删除，不计入任何评分。",
     },
+    "resume_received": {
+        "en": "Thank you, I have received your résumé. It is shared with the hiring team "
+        "and does not change how your interview answers are scored.",
+        "zh": "谢谢，已收到您的简历。简历会提供给招聘团队，不会影响面试回答的评分。",
+    },
+    "resume_too_late": {
+        "en": "Thank you, but the interview is already finished, so I cannot add a résumé "
+        "to it now.",
+        "zh": "谢谢，不过面试已经结束，现在无法再添加简历。",
+    },
+    "resume_too_big": {
+        "en": "That file is too big ({limit} MB at most). Please send a shorter résumé "
+        "as a PDF or DOCX file.",
+        "zh": "这个文件太大（最多 {limit} MB）。请发送更短的 PDF 或 DOCX 格式简历。",
+    },
+    "resume_unsupported": {
+        "en": "I can only take a résumé as a PDF or DOCX file.",
+        "zh": "简历只能以 PDF 或 DOCX 文件发送。",
+    },
+    "resume_match_failed": {
+        "en": "A résumé was sent, but the match could not be made.",
+        "zh": "候选人发送了简历，但未能完成匹配。",
+    },
     "resume_unreadable": {
         "en": "I could not read that résumé. Please send it as a PDF or DOCX file.",
         "zh": "无法读取这份简历。请以 PDF 或 DOCX 格式发送。",

@@ -46,6 +46,7 @@ from bot.flows.base import (
 from bot.lang import detect_lang
 from bot.llm.transcription import TranscriptionUnavailable
 from bot.ports import Deliverer, Renderer
+from bot.resume.step import DocumentStep
 from bot.speech.step import VoiceStep
 from bot.store.api import (
     ConversationRecord,
@@ -102,8 +103,10 @@ class TurnRunner:
         max_input_chars: int,
         exporter: Exporter | None = None,
         voice: VoiceStep | None = None,
+        documents: DocumentStep | None = None,
     ) -> None:
         self.voice = voice  # voice answers (bot.speech); None: a voice note is unsupported
+        self.documents = documents  # résumés (bot.resume); None: a document is unsupported
         self.store = store
         self.renderers = renderers
         self.context_for = context_for
@@ -138,7 +141,9 @@ class TurnRunner:
             return run_command(ctx, flow, state, message, self.store, self.exporter)
         if message.kind == InputKind.VOICE and self.voice is not None:
             return self.voice.run(ctx, flow, state, message.action_id)
-        if message.kind == InputKind.VOICE:
+        if message.kind == InputKind.DOCUMENT and self.documents is not None:
+            return self.documents.run(ctx, flow, state, message.action_id)
+        if message.kind in (InputKind.VOICE, InputKind.DOCUMENT):
             return rejection("unsupported", state.lang, self.max_input_chars)
         if message.kind not in (InputKind.TEXT, InputKind.ACTION):
             lang = state.lang if state.lang_chosen else detect_lang(message.text) or state.lang

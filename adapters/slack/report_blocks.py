@@ -29,6 +29,7 @@ from adapters.slack.block_kit import (
 )
 from adapters.slack.report_questions import question_details
 from bot.interview.desk import CompetencyView, InterviewReport, QuestionView
+from bot.resume.report import render_match
 from bot.store.api import DecisionRecord
 from bot.texts import text
 
@@ -75,7 +76,7 @@ def report_messages(report: InterviewReport) -> ReportMessages:
         *sections(_recommendation(report))[:1],
     ]
     tail = [context(decision_line(report.decisions)), _decision_buttons(report)]
-    body = _summary(report) + _details(report)
+    body = _summary(report) + _details(report) + _role_match(report)
     room = MAX_BLOCKS - len(head) - len(tail) - 1  # one for "more in the thread"
     if len(body) <= room + 1:
         shown, rest = body, []
@@ -192,6 +193,19 @@ def _details(report: InterviewReport) -> list[Block]:
         asked = [q for q in report.questions if q.competency == competency.id]
         blocks += sections(_competency_text(competency, asked))
     return blocks
+
+
+def _role_match(report: InterviewReport) -> list[Block]:
+    """The résumé's "Match with the role": a section after the scores, never among them."""
+    evaluation = report.evaluation
+    if evaluation is None:
+        return []
+    if evaluation.role_match is not None:
+        title, _, rest = render_match(evaluation.role_match).partition("\n")
+        return sections(f"*{escape(title)}*\n{escape(rest)}")
+    if evaluation.role_match_error:
+        return sections(f"*{text('resume_match_title')}*\n{text('resume_match_failed')}")
+    return []
 
 
 def _competency_text(competency: CompetencyView, questions: list[QuestionView]) -> str:

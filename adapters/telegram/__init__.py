@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.documents import TelegramDocumentSource
 from adapters.telegram.formatting import markdown_to_html, split_text
 from adapters.telegram.renderer import TelegramRenderer
 from adapters.telegram.sender import RenderTiming
@@ -16,6 +17,7 @@ __all__ = [
     "RenderTiming",
     "TelegramAdapter",
     "TelegramAudioSource",
+    "TelegramDocumentSource",
     "TelegramRenderer",
     "markdown_to_html",
     "split_text",

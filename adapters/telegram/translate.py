@@ -14,7 +14,16 @@ from telegram import CallbackQuery, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 
 from adapters.telegram.callbacks import CallbackCodec
-from bot.domain import AudioRef, ConversationKey, FlowStart, Incoming, InputKind, Platform, UserRef
+from bot.domain import (
+    AudioRef,
+    ConversationKey,
+    DocumentRef,
+    FlowStart,
+    Incoming,
+    InputKind,
+    Platform,
+    UserRef,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,19 @@ def _audio_of(message: Message) -> AudioRef | None:
             seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
             return AudioRef(source, media.file_id, round(seconds), media.file_size or 0)
     return None
+
+
+def _document_of(message: Message) -> DocumentRef | None:
+    """A file sent as a document (a résumé, perhaps), as a reference to fetch it later."""
+    document = message.document
+    if document is None:
+        return None
+    return DocumentRef(
+        document.file_id,
+        (document.file_name or "").replace("\n", " "),
+        document.mime_type or "",
+        document.file_size or 0,
+    )
 
 
 def _strip_mention(text: str, me: BotIdentity) -> str:
@@ -128,13 +150,13 @@ def from_message(update_id: int, message: Message, me: BotIdentity) -> Incoming 
         )
 
     if message.text is None:
-        audio = _audio_of(message)
-        if audio is not None:
+        media = _audio_of(message) or _document_of(message)
+        if media is not None:
             return Incoming(
                 key=_key(chat.id, user),
                 user=user_ref(user),
-                kind=InputKind.VOICE,
-                action_id=audio.ref(),
+                kind=InputKind.VOICE if isinstance(media, AudioRef) else InputKind.DOCUMENT,
+                action_id=media.ref(),
                 event_id=str(update_id),
             )
         if _is_unsupported_media(message):

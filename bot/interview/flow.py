@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from bot.domain import Button, Buttons, FlowStart, Handoff, Message, UserRef
+from bot.domain import Button, Buttons, DocumentRef, FlowStart, Handoff, Message, UserRef
 from bot.errors import LLMBadOutput, UserFacingError
 from bot.flows.base import (
     Evaluated,
@@ -30,9 +30,11 @@ from bot.flows.base import (
 from bot.flows.reply import stream_reply
 from bot.interview.followup import follow_up_for
 from bot.interview.language import follow_language
+from bot.interview.resume import keep_resume, with_role_match
 from bot.interview.scoring import evaluate
 from bot.interview.state import Answer, InterviewState, VoiceFacts
 from bot.prompts import PromptLibrary, Role
+from bot.resume.types import CleanResume
 from bot.speech.transcriber import Transcript
 from bot.texts import text
 
@@ -143,6 +145,13 @@ class InterviewFlow:
             ),
         )
 
+    async def on_resume(
+        self, ctx: TurnContext, state: FlowState, resume: CleanResume, document: DocumentRef
+    ) -> AsyncIterator[FlowEvent]:
+        """A résumé is kept for the role match; the interview goes on where it was."""
+        assert isinstance(state, InterviewState)
+        yield keep_resume(ctx, state, resume, document)
+
     async def _confirm_voice(
         self, ctx: TurnContext, state: InterviewState, choice: str
     ) -> AsyncIterator[FlowEvent]:
@@ -234,6 +243,7 @@ class InterviewFlow:
             return
         state.stage = "done"
         report = scored.report.model_copy(update=state.report_facts())
+        report = await with_role_match(ctx, role, state, report)  # its own section
         yield Evaluated("ok", report.to_data(), scored.raw, scored.model, version, role.version)
         yield Finished("finished")
 

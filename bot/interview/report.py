@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import JSON
+from bot.resume.types import RoleMatch
 
 Recommendation = Literal["advance", "hold", "reject"]
 AnsweredBy = Literal["text", "voice"]
@@ -107,6 +108,9 @@ class EvaluationReport(_Model):
     model: str = ""
     prompt_version: str = ""
     role_version: str = ""
+    # "Match with the role" from the résumé: a section of its own, read by no score above.
+    role_match: RoleMatch | None = None
+    role_match_error: str = ""  # a résumé was sent but the match could not be made
 
     @property
     def possible_manipulation(self) -> bool:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from bot.domain import JSON
 from bot.flows.base import FlowState
 from bot.interview.report import AnsweredBy
+from bot.resume.types import ResumeFlag
 
 Stage = Literal["choose_role", "consent", "asking", "done", "evaluation_failed", "human_requested"]
 # Stages a candidate can be idle in; "evaluation_failed" waits on us, not on them.
@@ -27,6 +28,16 @@ class VoiceFacts(BaseModel):
     duration_s: float
     audio_sha256: str
     asr_model: str
+
+
+class StoredResume(BaseModel):
+    """A résumé the candidate sent: its visible text with grader talk removed, and what was
+    removed (as flags). Never the file. Read only by the role match, never by scoring."""
+
+    text: str
+    flags: list[ResumeFlag] = Field(default_factory=list)
+    filename: str = ""
+    received_at: datetime
 
 
 class Answer(BaseModel):
@@ -56,6 +67,7 @@ class InterviewState(FlowState):
     other_lang_answers: int = 0
     # A transcript shown back ("I heard: ..."), waiting for the candidate to confirm it.
     pending_voice: VoiceFacts | None = None
+    resume: StoredResume | None = None  # the latest résumé sent; for the role match only
 
     @classmethod
     def from_stored(cls, data: JSON) -> InterviewState:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,25 +19,12 @@ from bot.interview.manipulation import strip_patterns
 from bot.llm.types import LLM, ChatMessage
 from bot.prompts import Role
 from bot.resume.parse import ParsedResume
+from bot.resume.types import CleanResume, RequirementMatch, ResumeFlag, RoleMatch, Verdict
 
 log = logging.getLogger(__name__)
 
 PROMPT_FILE = Path(__file__).resolve().parents[2] / "prompts" / "resume" / "match.yaml"
 MAX_RESUME_CHARS = 12_000  # a few pages; the rest is not sent (and so cannot be quoted)
-
-
-class ResumeFlag(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["hidden_text", "grader_instruction"]
-    excerpt: str
-
-
-class CleanResume(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    text: str
-    flags: list[ResumeFlag] = Field(default_factory=list)
 
 
 class JudgedItem(BaseModel):
@@ -55,37 +41,6 @@ class Judgements(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[JudgedItem]
-
-
-Verdict = Literal["verified", "not_shown", "quote_not_in_resume", "not_answered"]
-
-
-class RequirementMatch(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    text: str
-    must_have: bool
-    met: bool
-    quote: str | None  # verbatim in the résumé whenever met is True
-    verdict: Verdict
-
-
-class RoleMatch(BaseModel):
-    """The "Match with the role" section: apart from, and never mixed into, interview scores."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    role_id: str
-    requirements: list[RequirementMatch]
-    flags: list[ResumeFlag]
-    model: str
-    prompt_version: str
-
-    @property
-    def must_haves_met(self) -> tuple[int, int]:
-        must = [r for r in self.requirements if r.must_have]
-        return sum(r.met for r in must), len(must)
 
 
 def clean_resume(parsed: ParsedResume) -> CleanResume:

@@ -3,7 +3,7 @@ printed apart from the interview scores."""
 
 from __future__ import annotations
 
-from bot.resume.match import RoleMatch
+from bot.resume.types import RoleMatch
 from bot.texts import text
 
 

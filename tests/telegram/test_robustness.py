@@ -31,12 +31,14 @@ async def test_media_become_unsupported_inputs(
         await tg.send_media(802, 802, kind)
     await tg.wait_for(lambda: len(engine.submitted) == 5)
 
-    # a voice note is a voice answer (issue 12): a stored reference to its file
+    # a voice note is a voice answer and a document a résumé (issue 12): each a stored
+    # reference to its file
     kinds = {i.action_id.split("|")[0] or "": i.kind for i in engine.submitted}
     assert sorted(i.kind for i in engine.submitted) == sorted(
-        [InputKind.UNSUPPORTED] * 4 + [InputKind.VOICE]
+        [InputKind.UNSUPPORTED] * 3 + [InputKind.VOICE, InputKind.DOCUMENT]
     )
     assert kinds["audio"] is InputKind.VOICE
+    assert kinds["document"] is InputKind.DOCUMENT
     assert all(i.event_id for i in engine.submitted)
 
 

@@ -93,3 +93,27 @@ async def send_audio(
     message = tg._user_message(chat_id, user_id, None, f"[{kind}]", None, language_code)
     message[kind] = payload
     return await tg.push_update({"message": message})
+
+
+async def send_document(
+    tg: FakeTelegram,
+    chat_id: int,
+    user_id: int,
+    data: bytes,
+    *,
+    file_name: str = "cv.pdf",
+    mime_type: str = "application/pdf",
+    claimed_size: int | None = None,
+    language_code: str | None = None,
+) -> int:
+    """The user sends a file as a document (a résumé); returns the update id."""
+    file_id = tg.file_store.add(data, "", claimed_size)
+    message = tg._user_message(chat_id, user_id, None, "[document]", None, language_code)
+    message["document"] = {
+        "file_id": file_id,
+        "file_unique_id": f"u-{file_id}",
+        "file_name": file_name,
+        "mime_type": mime_type,
+        "file_size": tg.file_store.sizes[file_id],
+    }
+    return await tg.push_update({"message": message})
