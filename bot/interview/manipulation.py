@@ -122,7 +122,9 @@ _COMPILED = [
 GRADER_CUE = re.compile(
     r"\b(?:score|scor(?:ed|ing)|grade|grader|grading|evaluator|assessor|reviewer|rubric|marks"
     r"|full credit|instructions?|prompt|rate (?:me|this|it)|rating)\b"
-    r"|分|评|指令|指示|提示|规则|审阅|审核|阅卷|考官|面试官|覆盖|涵盖|视为",
+    # Chinese: words, not the characters 分 or 评 alone (三分之一, 分别, 部分 are no grading)
+    r"|评分|打分|分数|得分|满分|高分|最高分|评估者|评估人|评审|审阅|审核人|阅卷|考官|面试官|评委"
+    r"|指令|指示|提示词|规则|已覆盖|已涵盖|视为",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?。！？;；]+\s*|\n")
@@ -187,6 +189,16 @@ def remove_excerpt(answer: str, excerpt: str) -> str:
     return "".join(kept).strip()
 
 
+# Grader talk is inserted into an answer; an "excerpt" that is most of a long answer is the
+# small model copying the answer back, not pointing at anything.
+MOST_OF_ANSWER = 0.6
+LONG_ANSWER_CHARS = 60
+
+
 def excerpt_stands(excerpt: str, texts: list[str]) -> bool:
-    """A classifier flag stands when its excerpt is in the answer and reads as grader talk."""
-    return bool(GRADER_CUE.search(excerpt)) and is_verbatim(excerpt, texts)
+    """A classifier flag stands when its excerpt is in the answer, reads as grader talk and
+    is a part of the answer, not (most of) the whole of a long one."""
+    if not GRADER_CUE.search(excerpt) or not is_verbatim(excerpt, texts):
+        return False
+    answer = len(normalise(" ".join(texts)))
+    return answer <= LONG_ANSWER_CHARS or len(normalise(excerpt)) <= MOST_OF_ANSWER * answer
