@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from bot.domain import Source
 from bot.errors import LLMBadOutput
@@ -36,12 +36,19 @@ _MARKER = re.compile(r"\s?\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 
 
+MAX_ANSWER_CHARS = 2000
+MAX_CITED = 10
+
+
 class GroundedAnswer(BaseModel):
-    """The model's structured answer."""
+    """The model's structured answer. Every field is required and unbounded in the schema:
+    with a default and a length bound in the JSON schema, vLLM's guided decoding made
+    Qwen2.5-1.5B write `"answer": ""` for 36 of 38 answerable questions (kb-eval). The
+    bounds are applied by `check` instead."""
 
     answerable: bool
-    answer: str = Field(default="", max_length=2000)
-    cited: list[int] = Field(default_factory=list, max_length=10)
+    answer: str
+    cited: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +121,12 @@ def check(
         log.info("kb: declined (%s)", reason)
         return GroundedReply(False, "", passages=passages, model=model, usage=usage, reason=reason)
 
-    answer = value.answer.strip()
+    answer = value.answer.strip()[:MAX_ANSWER_CHARS]
     if not value.answerable or not answer:
         return decline("the model found no answer in the passages")
     valid = range(1, len(passages) + 1)
     marked = [int(n) for n in _MARKER.findall(answer)]
-    numbers = sorted({n for n in [*marked, *value.cited] if n in valid})
+    numbers = sorted({n for n in [*marked, *value.cited[:MAX_CITED]] if n in valid})
     if not numbers:
         return decline("no citation of a given passage")
     text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", answer).strip()
