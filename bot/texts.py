@@ -119,6 +119,16 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     "desk_resolved_by": {"en": "Resolved by <@{user}>.", "zh": "已由 <@{user}> 解决。"},
     "desk_employee_says": {"en": "{who}: {text}", "zh": "{who}：{text}"},
     # ---- support: grounded answers from the knowledge base (bot.knowledge) -------------
+    "support_small_talk_greeting": {
+        "en": "Hello! Ask me anything about working here: leave, IT and the VPN, expenses, "
+        "travel, security. I answer from the company handbook and show where it says so.",
+        "zh": "您好！可以问我工作中的各种问题：假期、IT 与 VPN、报销、出差、安全。"
+        "我根据公司手册回答，并注明出处。",
+    },
+    "support_small_talk_thanks": {
+        "en": "You're welcome! Ask me anything else whenever you need.",
+        "zh": "不客气！还有其他问题随时问我。",
+    },
     "kb_decline": {
         "en": "I could not find the answer to that in the company handbook, and I would "
         "rather not guess.",

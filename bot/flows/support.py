@@ -26,6 +26,7 @@ from bot.domain import (
 )
 from bot.flows.base import FlowEvent, FlowState, ReplyMeta, TurnContext, UserInput, chat_history
 from bot.flows.reply import stream_reply
+from bot.flows.small_talk import small_talk
 from bot.knowledge.answering import GroundedAnswerer
 from bot.knowledge.followup import with_context
 from bot.knowledge.types import AnswerRecord
@@ -63,6 +64,10 @@ class SupportFlow:
         if not state.lang_chosen:
             state.lang = detect_lang(user_input.text) or state.lang
         if self.answerer is not None and not await self.answerer.knowledge.is_empty():
+            said = small_talk(user_input.text)
+            if said is not None:
+                yield Message(text(f"support_small_talk_{said}", state.lang))
+                return
             async for event in self._grounded(ctx, state, user_input.text):
                 yield event
             return

@@ -12,6 +12,7 @@ import pytest
 from bot.app import default_flows
 from bot.domain import Buttons, Sources, TextDone
 from bot.engine import Engine, EngineOptions
+from bot.flows.small_talk import small_talk
 from bot.flows.support import HUMAN_ACTION
 from bot.knowledge.answering import GroundedAnswerer
 from bot.knowledge.embedders import build_embedder
@@ -184,3 +185,32 @@ async def test_a_follow_up_is_searched_with_the_question_before_it(
         "and in Shenzhen?",
     ]
     assert "Lisbon" in records[1].query
+
+
+@pytest.mark.parametrize(
+    ("said", "reply"),
+    [
+        ("hi", "support_small_talk_greeting"),
+        ("Hello bot! 👋", "support_small_talk_greeting"),
+        ("谢谢！", "support_small_talk_thanks"),
+        ("thanks a lot", "support_small_talk_thanks"),
+    ],
+)
+async def test_greetings_and_thanks_are_answered_not_searched(
+    desk: tuple[Harness, KnowledgeStore], llm_server: FakeLLMServer, said: str, reply: str
+) -> None:
+    bot, _ = desk
+    await bot.send(said)
+    lang = "zh" if said == "谢谢！" else "en"
+    assert bot.seen.texts()[-1] == text(reply, lang)
+    assert llm_server.requests == []  # neither the handbook nor the model was asked
+    assert not any(isinstance(o, Buttons) for o in outputs(bot))
+
+
+def test_a_question_is_never_small_talk() -> None:
+    for question in (
+        "hi, how many leave days do I get?",
+        "thanks, and in Shenzhen?",
+        "你好，班车几点？",
+    ):
+        assert small_talk(question) is None
