@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from bot.domain import DocumentRef, Message, Platform
+from bot.downloads import PlatformSources
 from bot.errors import LLMUnavailable
 from bot.flows.base import FlowEvent, FlowState, TurnContext
 from bot.resume.match import clean_resume
@@ -89,17 +90,14 @@ def read_resume(
     return cleaned
 
 
-class DocumentStep:
+class DocumentStep(PlatformSources[DocumentSource]):
     def __init__(
         self,
         sources: Mapping[Platform, DocumentSource] | None = None,
         max_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
-        self.sources: dict[Platform, DocumentSource] = dict(sources or {})
+        super().__init__(sources)
         self.max_bytes = max_bytes
-
-    def register(self, platform: Platform, source: DocumentSource) -> None:
-        self.sources[platform] = source
 
     async def run(
         self, ctx: TurnContext, flow: object, state: FlowState, action_id: str

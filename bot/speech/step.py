@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Protocol, runtime_checkable
 
 from bot.domain import AudioRef, Message, Platform
+from bot.downloads import PlatformSources
 from bot.flows.base import FlowEvent, FlowState, TurnContext
 from bot.speech.audio import AudioProblem, AudioRejected
 from bot.speech.transcriber import Transcript, VoiceTranscriber
@@ -46,7 +47,7 @@ class TakesVoice(Protocol):
     ) -> AsyncIterator[FlowEvent]: ...
 
 
-class VoiceStep:
+class VoiceStep(PlatformSources[AudioSource]):
     def __init__(
         self,
         transcriber: VoiceTranscriber,
@@ -56,12 +57,9 @@ class VoiceStep:
     ) -> None:
         """`archive`: keep each transcribed voice note's audio (BOT_KEEP_AUDIO); None, the
         default, keeps only its hash and duration with the answer."""
+        super().__init__(sources)
         self.transcriber = transcriber
-        self.sources: dict[Platform, AudioSource] = dict(sources or {})
         self.archive = archive
-
-    def register(self, platform: Platform, source: AudioSource) -> None:
-        self.sources[platform] = source
 
     async def run(
         self, ctx: TurnContext, flow: object, state: FlowState, action_id: str
