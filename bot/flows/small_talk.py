@@ -23,14 +23,12 @@ _BOT_WORDS = re.compile(r"\b(?:bot|helpdesk|help desk|team|all|everyone)\b", re.
 
 
 def _plain(text: str) -> str:
-    kept = "".join(
-        " " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text.casefold()
-    )
+    kept = "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text.casefold())
     return " ".join(_BOT_WORDS.sub(" ", kept).split())
 
 
 def small_talk(text: str) -> SmallTalk | None:
-    """"greeting" or "thanks" when that is all the message says (punctuation, emoji and
+    """ "greeting" or "thanks" when that is all the message says (punctuation, emoji and
     "bot"/"team" aside); None for anything with a question in it."""
     plain = _plain(text)
     if plain in _GREETINGS:
