@@ -32,6 +32,7 @@ from bot.store.sql import SqlStore
 from tests.bench.model_process import model_process
 from tests.bench.report import percentile
 
+WORKER_LINE_LIMIT = 64 * 1024 * 1024
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -117,6 +118,9 @@ async def start_worker(spec: dict[str, Any]) -> asyncio.subprocess.Process:
         json.dumps(spec),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        # the figures are one JSON line with every conversation's timings: at 1,000
+        # conversations far over asyncio's default 64 KiB line limit
+        limit=WORKER_LINE_LIMIT,
     )
 
 
