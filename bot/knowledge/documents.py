@@ -33,37 +33,53 @@ class UnreadableDocument(Exception):
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
-def read_markdown(data: bytes, fallback_title: str) -> ParsedDocument:
-    text = _decode(data)
-    sections: list[Section] = []
-    path: list[str] = []
-    lines: list[str] = []
-    title = ""
+class _Outline:
+    """Sections as a document is read: lines gather under the current heading path."""
 
-    def flush() -> None:
-        body = "\n".join(lines).strip()
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.path: list[str] = []
+        self.lines: list[str] = []
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+    def heading(self, depth: int, text: str) -> None:
+        """A heading `depth` levels under the title (0: the first level)."""
+        self.flush()
+        self.path = [*self.path[:depth], text]
+
+    def title(self) -> None:
+        """The document's title: what follows is under no heading yet."""
+        self.flush()
+        self.path = []
+
+    def flush(self) -> list[Section]:
+        body = "\n".join(self.lines).strip()
         if body:
-            sections.append(Section(tuple(path), body))
-        lines.clear()
+            self.sections.append(Section(tuple(self.path), body))
+        self.lines.clear()
+        return self.sections
 
+
+def read_markdown(data: bytes, fallback_title: str) -> ParsedDocument:
+    outline = _Outline()
+    title = ""
     in_code = False
-    for line in text.splitlines():
+    for line in _decode(data).splitlines():
         if line.strip().startswith("```"):
             in_code = not in_code
         match = None if in_code else _MD_HEADING.match(line)
         if match is None:
-            lines.append(line)
+            outline.line(line)
             continue
-        flush()
         level, heading = len(match.group(1)), match.group(2).strip()
         if level == 1 and not title:
             title = heading
-            path = []
+            outline.title()
             continue
-        depth = max(level - 2, 0)  # "##" is the first level under the title
-        path = [*path[:depth], heading]
-    flush()
-    return ParsedDocument(title or fallback_title, sections)
+        outline.heading(max(level - 2, 0), heading)  # "##" is the first level under the title
+    return ParsedDocument(title or fallback_title, outline.flush())
 
 
 def read_text(data: bytes, fallback_title: str) -> ParsedDocument:
@@ -178,17 +194,8 @@ def read_docx(data: bytes, fallback_title: str) -> ParsedDocument:
         document = docx.Document(io.BytesIO(data))
     except (KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise UnreadableDocument(f"DOCX: {type(exc).__name__}") from exc
-    sections: list[Section] = []
-    path: list[str] = []
-    lines: list[str] = []
+    outline = _Outline()
     title = (document.core_properties.title or "").strip()
-
-    def flush() -> None:
-        body = "\n".join(lines).strip()
-        if body:
-            sections.append(Section(tuple(path), body))
-        lines.clear()
-
     for paragraph in document.paragraphs:
         style = paragraph.style.name if paragraph.style is not None else ""
         heading = _DOCX_HEADING.match(style or "")
@@ -196,21 +203,18 @@ def read_docx(data: bytes, fallback_title: str) -> ParsedDocument:
             title = title or paragraph.text.strip()
             continue
         if heading is None:
-            lines.append(paragraph.text)
+            outline.line(paragraph.text)
             continue
-        flush()
         level = int(heading.group(1))
         if level == 1 and not title:
             title = paragraph.text.strip()
-            path.clear()
+            outline.title()
             continue
-        del path[level - 1 :]
-        path.append(paragraph.text.strip())
+        outline.heading(level - 1, paragraph.text.strip())
     for table in document.tables:
         for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
-    flush()
-    return ParsedDocument(title or fallback_title, sections)
+            outline.line(" | ".join(cell.text.strip() for cell in row.cells))
+    return ParsedDocument(title or fallback_title, outline.flush())
 
 
 def _decode(data: bytes) -> str:
