@@ -31,7 +31,12 @@ from bot.flows.base import TurnContext
 from bot.interview import judging
 from bot.interview.evidence import MIN_SUBSTANTIVE_WORDS, cut_at_word, is_verbatim, word_count
 from bot.interview.kinds import Item, kind_of
-from bot.interview.manipulation import excerpt_stands, remove_excerpt, strip_patterns
+from bot.interview.manipulation import (
+    excerpt_stands,
+    remove_excerpt,
+    strip_patterns,
+    talks_about_grading,
+)
 from bot.interview.recommendation import recommend
 from bot.interview.report import (
     POSSIBLE_MANIPULATION,
@@ -124,7 +129,12 @@ def _verify(
         claim = coverage.get(item.key)
         if item.key in labelled:
             covered.append(CoveredPoint(point=item.label, quote=labelled[item.key]))
-        elif claim is not None and claim.covered and is_verbatim(claim.quote, texts):
+        elif (
+            claim is not None
+            and claim.covered
+            and is_verbatim(claim.quote, texts)
+            and not talks_about_grading(claim.quote)
+        ):
             covered.append(CoveredPoint(point=item.label, quote=claim.quote.strip()))
         else:
             dropped += bool(claim is not None and claim.covered)
