@@ -194,6 +194,19 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Could you walk me through what you would do first, and why?",
         "zh": "能否具体说说您首先会做什么，为什么？",
     },
+    # The only way the interviewer refers to a résumé: {snippet} is a short quote verified
+    # verbatim in the cleaned résumé (bot.interview.resume_probe), never model text.
+    "follow_up_resume": {
+        "en": 'Your résumé mentions "{snippet}". Could you tell me about your own part in '
+        "that: what did you do yourself, and what came of it?",
+        "zh": "您的简历中提到“{snippet}”。能否谈谈您本人在其中具体做了什么，结果如何？",
+    },
+    "interview_resume_attached": {
+        "en": "The hiring team has shared your résumé with this interview. It does not change "
+        "how your answers are scored; you may send a newer one (PDF or DOCX) at any time.",
+        "zh": "招聘团队已将您的简历附到本次面试。简历不会影响回答的评分；您可以随时发送更新的简历"
+        "（PDF 或 DOCX）。",
+    },
     # `chatbot evaluate` (bot/cli_evaluate.py), read by the hiring team in a terminal
     "evaluate_question": {"en": "Question {id}: score {score}", "zh": "问题 {id}：得分 {score}"},
     "evaluate_covered": {
