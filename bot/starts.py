@@ -110,10 +110,10 @@ class ConversationStarter:
         flow = self.flows.get(start.flow)
         state = flow.new_state(start, incoming.user, self.prompts)
         state.started_with = dict(incoming.start.params) if incoming.start else {}
-        if invitation is not None and invitation.resume is not None:
-            if isinstance(flow, TakesInvitedResume):
-                flow.attach_invited_resume(state, InvitedResume.model_validate(invitation.resume))
-                log.info("conversation of user %s starts with the invitation's résumé", user_id)
+        resume = invitation.resume if invitation is not None else None
+        if resume is not None and isinstance(flow, TakesInvitedResume):
+            flow.attach_invited_resume(state, InvitedResume.model_validate(resume))
+            log.info("conversation of user %s starts with the invitation's résumé", user_id)
         conversation = await self.store.create_conversation(
             incoming.key, user_id, start.flow, state.model_dump(mode="json"), supersede=supersede
         )
