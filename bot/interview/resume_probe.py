@@ -39,9 +39,7 @@ def could_ask(role: Role, question: Question, state: InterviewState) -> bool:
     if state.resume is None or len(state.resume_probes) >= role.resume_follow_ups:
         return False
     asked = {p.requirement_id for p in state.resume_probes}
-    return any(
-        r.question == question.id and r.id not in asked for r, _ in role.requirements.all()
-    )
+    return any(r.question == question.id and r.id not in asked for r, _ in role.requirements.all())
 
 
 def next_probe(role: Role, question: Question, state: InterviewState) -> ResumeProbe | None:
