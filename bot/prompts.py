@@ -59,6 +59,9 @@ class Requirement(Strict):
 
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     text: Localized
+    # The question after whose answer the interviewer may ask about this requirement, with
+    # a fixed template quoting the résumé's verified evidence for it (bot.interview.resume_probe).
+    question: str | None = None
 
 
 class Requirements(Strict):
@@ -79,6 +82,8 @@ class Role(Strict):
     follow_up_budget: int = Field(default=1, ge=0, le=3)
     time_budget_minutes: int | None = Field(default=None, gt=0)
     requirements: Requirements = Field(default_factory=Requirements)  # for résumé matching
+    # At most this many résumé follow-ups per interview (each within its question's budget).
+    resume_follow_ups: int = Field(default=1, ge=0, le=2)
     version: str = ""  # set by the loader from the file's hash
 
     @model_validator(mode="after")
@@ -92,6 +97,12 @@ class Role(Strict):
         ids = [q.id for q in self.questions]
         if len(ids) != len(set(ids)):
             raise ValueError("question ids must be unique")
+        for requirement, _ in self.requirements.all():
+            if requirement.question is not None and requirement.question not in ids:
+                raise ValueError(
+                    f"requirement {requirement.id!r} names unknown question "
+                    f"{requirement.question!r}"
+                )
         return self
 
     def competency(self, competency_id: str) -> Competency:

@@ -10,6 +10,8 @@ from bot.errors import UserFacingError
 from bot.flows.base import FlowRegistry
 from bot.lang import detect_lang
 from bot.prompts import PromptLibrary
+from bot.resume.step import TakesInvitedResume
+from bot.resume.types import InvitedResume
 from bot.retakes import INTERVIEW, RetakePolicy
 from bot.sessions import support_session_over
 from bot.store.api import ConversationRecord, InvitationRecord, Store
@@ -52,14 +54,15 @@ class ConversationStarter:
                 and active.state.get("started_with", {}) == start.params
             ):
                 return active, replace(incoming, kind=InputKind.COMMAND, text="help")
-            start = await self._resolve_start(start, user_id)
-            return await self._create(incoming, user_id, start, active is not None), incoming
+            start, invitation = await self._resolve_start(start, user_id)
+            created = await self._create(incoming, user_id, start, active is not None, invitation)
+            return created, incoming
         if active is not None:
             return active, incoming
         if start is None:
             raise UserFacingError("conversation_closed", "no active conversation")
-        resolved = await self._resolve_start(start, user_id)
-        created = await self._create(incoming, user_id, resolved, supersede=rolled_over)
+        resolved, invitation = await self._resolve_start(start, user_id)
+        created = await self._create(incoming, user_id, resolved, rolled_over, invitation)
         return created, incoming
 
     async def _session_over(self, active: ConversationRecord) -> bool:
@@ -67,7 +70,9 @@ class ConversationStarter:
             return False
         return not await self.store.pending_messages(active.id)
 
-    async def _resolve_start(self, start: FlowStart, user_id: int) -> FlowStart:
+    async def _resolve_start(
+        self, start: FlowStart, user_id: int
+    ) -> tuple[FlowStart, InvitationRecord | None]:
         if start.flow not in self.flows:
             raise UserFacingError("internal_error", f"unknown flow {start.flow!r}")
         params = dict(start.params)
@@ -89,16 +94,26 @@ class ConversationStarter:
                     "interview_retake_refused",
                     f"interview {refused.previous_conversation_id} for {role_id} is recent",
                 )
-        return FlowStart(start.flow, params)
+        return FlowStart(start.flow, params), invitation
 
     async def _create(
-        self, incoming: Incoming, user_id: int, start: FlowStart, supersede: bool
+        self,
+        incoming: Incoming,
+        user_id: int,
+        start: FlowStart,
+        supersede: bool,
+        invitation: InvitationRecord | None = None,
     ) -> ConversationRecord:
         """`supersede`: the user asked for a new conversation over the active one; without
-        it, a conversation another process created a moment ago is joined, not replaced."""
+        it, a conversation another process created a moment ago is joined, not replaced.
+        A résumé the invitation carried becomes the new conversation's (its flow's) own."""
         flow = self.flows.get(start.flow)
         state = flow.new_state(start, incoming.user, self.prompts)
         state.started_with = dict(incoming.start.params) if incoming.start else {}
+        resume = invitation.resume if invitation is not None else None
+        if resume is not None and isinstance(flow, TakesInvitedResume):
+            flow.attach_invited_resume(state, InvitedResume.model_validate(resume))
+            log.info("conversation of user %s starts with the invitation's résumé", user_id)
         conversation = await self.store.create_conversation(
             incoming.key, user_id, start.flow, state.model_dump(mode="json"), supersede=supersede
         )

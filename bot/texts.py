@@ -194,6 +194,19 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Could you walk me through what you would do first, and why?",
         "zh": "能否具体说说您首先会做什么，为什么？",
     },
+    # The only way the interviewer refers to a résumé: {snippet} is a short quote verified
+    # verbatim in the cleaned résumé (bot.interview.resume_probe), never model text.
+    "follow_up_resume": {
+        "en": 'Your résumé mentions "{snippet}". Could you tell me about your own part in '
+        "that: what did you do yourself, and what came of it?",
+        "zh": "您的简历中提到“{snippet}”。能否谈谈您本人在其中具体做了什么，结果如何？",
+    },
+    "interview_resume_attached": {
+        "en": "The hiring team has shared your résumé with this interview. It does not change "
+        "how your answers are scored; you may send a newer one (PDF or DOCX) at any time.",
+        "zh": "招聘团队已将您的简历附到本次面试。简历不会影响回答的评分；您可以随时发送更新的简历"
+        "（PDF 或 DOCX）。",
+    },
     # `chatbot evaluate` (bot/cli_evaluate.py), read by the hiring team in a terminal
     "evaluate_question": {"en": "Question {id}: score {score}", "zh": "问题 {id}：得分 {score}"},
     "evaluate_covered": {
@@ -446,6 +459,40 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Invitation for *{role}*{candidate}: {link}\nSend it to the candidate; it works "
         "once.",
         "zh": "*{role}* 的邀请{candidate}：{link}\n请发送给候选人；该链接只能使用一次。",
+    },
+    "hiring_resume_attached": {
+        "en": "The résumé {filename} is attached: it becomes the interview's résumé when the "
+        "candidate starts (a newer one they send replaces it).",
+        "zh": "简历 {filename} 已附上：候选人开始面试时它将作为面试的简历"
+        "（候选人发送的新简历会替换它）。",
+    },
+    "hiring_resume_attached_flagged": {
+        "en": "The résumé {filename} is attached. It contained hidden text or instructions to "
+        "the grader; they were removed and are flagged in the report.",
+        "zh": "简历 {filename} 已附上。其中含有隐藏文字或给评分者的指令，已删除并会在报告中标出。",
+    },
+    "hiring_resume_one_file": {
+        "en": "Please share exactly one résumé (PDF or DOCX) with the `invite <role> [name]` "
+        "message. No invitation was made.",
+        "zh": "请在 `invite <岗位> [姓名]` 消息中只附一份简历（PDF 或 DOCX）。未创建邀请。",
+    },
+    "hiring_resume_too_big": {
+        "en": "That file is too big for a résumé ({limit} MB at most). No invitation was made.",
+        "zh": "这个文件太大（简历最多 {limit} MB）。未创建邀请。",
+    },
+    "hiring_resume_unsupported": {
+        "en": "A résumé can only be a PDF or DOCX file. No invitation was made.",
+        "zh": "简历只能是 PDF 或 DOCX 文件。未创建邀请。",
+    },
+    "hiring_resume_unreadable": {
+        "en": "I could not read that résumé (an empty, damaged or image-only file?). "
+        "No invitation was made.",
+        "zh": "无法读取这份简历（文件为空、已损坏或只有图片？）。未创建邀请。",
+    },
+    "hiring_resume_unavailable": {
+        "en": "I could not fetch that file from Slack just now. No invitation was made; "
+        "please try again in a moment.",
+        "zh": "暂时无法从 Slack 获取该文件。未创建邀请，请稍后重试。",
     },
     "hiring_invite_no_link": {
         "en": "ask the candidate to send `/start {token}` to the interview bot on Telegram",

@@ -184,6 +184,8 @@ class SlackAdapter:
         return context.bot_user_id or self.bot_user_id
 
     async def _on_message(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
+        if await self._hiring_share(event, context):
+            return
         if self.relay is not None and self.relay.is_desk_thread(event):
             desk_id = f"desk:{event.get('client_msg_id') or body.get('event_id')}"
             if self._recent.claim(desk_id):  # a Slack retry is not relayed twice
@@ -198,6 +200,8 @@ class SlackAdapter:
             await self._submit(incoming, team_id=body.get("team_id"))
 
     async def _on_mention(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
+        if await self._hiring_share(event, context):
+            return
         if self.relay is not None and event.get("channel") == self.relay.channel:
             return  # the help desk's own channel: its threads are relayed, not answered
         incoming = events.channel_mention(
@@ -205,6 +209,16 @@ class SlackAdapter:
         )
         if incoming is not None:
             await self._submit(incoming, team_id=body.get("team_id"))
+
+    async def _hiring_share(self, event: JSONDict, context: AsyncBoltContext) -> bool:
+        """A résumé shared for an invitation: the hiring desk's, handled once although it
+        arrives as a `message` and as an `app_mention` (the same channel and ts)."""
+        bot_user = self._bot_user(context)
+        if self.hiring is None or not self.hiring.wants_share(event, bot_user):
+            return False
+        if self._recent.claim(f"invite-share:{event.get('channel')}:{event.get('ts')}"):
+            await self.hiring.on_resume_share(event, bot_user)
+        return True
 
     async def _on_button(self, ack: Any, body: JSONDict) -> None:
         await ack()

@@ -21,6 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import report_blocks as rb
 from adapters.slack.client import call_slack, error_of
+from adapters.slack.events import strip_mention
+from adapters.slack.resume_share import FileUnavailable, SlackFiles, is_invite_share
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from bot.commands import ACTION_RETRY_EVALUATION
 from bot.config import Settings
@@ -33,6 +35,8 @@ from bot.ports import (
     EvaluationStored,
     HandoffRequested,
 )
+from bot.resume.step import MAX_DOCUMENT_BYTES, DocumentRejected
+from bot.resume.types import CleanResume
 from bot.retakes import RetakeAttempt, RetakePolicy
 from bot.store.api import ConversationStatus
 from bot.texts import text
@@ -50,6 +54,8 @@ class HiringChannel:
     ) -> None:
         self.settings, self.engine, self.desk, self.client = settings, engine, desk, client
         self.channel = settings.slack_hiring_channel
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        self.files = SlackFiles(client, token)
 
     def register(self, app: AsyncApp) -> None:
         app.action(re.compile(f"^{re.escape(rb.ACTION_PREFIX)}"))(self._on_action)
@@ -271,9 +277,54 @@ class HiringChannel:
         for part in split_text(answer, FALLBACK_PART_CHARS):
             await respond(text=part, response_type="ephemeral")
 
-    async def _invite(self, role: str, candidate: str, user: str) -> str:
+    # ---- a résumé shared with `@bot invite <role> [name]` (bot messages; see resume_share) --
+
+    def wants_share(self, event: JSONDict, bot_user_id: str | None) -> bool:
+        return is_invite_share(event, self.channel, bot_user_id)
+
+    async def on_resume_share(self, event: JSONDict, bot_user_id: str | None) -> None:
+        """An invitation with the shared résumé; every refusal makes no invitation."""
+        user, channel, ts = str(event["user"]), str(event["channel"]), str(event.get("ts", ""))
+        if not await self.may_decide(user):
+            await self._ephemeral(channel, user, text("hiring_refused"), ts)
+            return
+        words = strip_mention(str(event.get("text") or ""), bot_user_id).split()
+        files = list(event.get("files") or [])
+        if len(words) < 2:
+            answer = text("hiring_command_usage", roles=self._roles())
+        elif len(files) != 1 or not isinstance(files[0], dict) or not files[0].get("id"):
+            answer = text("hiring_resume_one_file")
+        else:
+            answer = await self._invite_with_file(words[1], " ".join(words[2:]), user, files[0])
+        await self._ephemeral(channel, user, answer, ts)
+
+    async def _invite_with_file(self, role: str, candidate: str, user: str, file: JSONDict) -> str:
         try:
-            token = await self.desk.invite(role, candidate, created_by=user)
+            self.desk.find_role(role)  # an unknown role is said before anything is fetched
+            resume, filename = await self.files.resume(str(file["id"]))
+        except UnknownRole:
+            return text("hiring_unknown_role", role=rb.escape(role), roles=self._roles())
+        except DocumentRejected as exc:
+            log.info("slack: résumé for an invitation refused: %s", exc)
+            limit = MAX_DOCUMENT_BYTES // 2**20
+            return text(f"hiring_resume_{exc.problem.value}", limit=limit)
+        except FileUnavailable:
+            return text("hiring_resume_unavailable")
+        log.info("slack: résumé attached to an invitation (%d flags)", len(resume.flags))
+        answer = await self._invite(role, candidate, user, resume, filename)
+        note = "hiring_resume_attached_flagged" if resume.flags else "hiring_resume_attached"
+        return f"{answer}\n{text(note, filename=rb.escape(filename))}"
+
+    async def _invite(
+        self,
+        role: str,
+        candidate: str,
+        user: str,
+        resume: CleanResume | None = None,
+        filename: str = "",
+    ) -> str:
+        try:
+            token = await self.desk.invite(role, candidate, user, resume, filename)
         except UnknownRole:
             return text("hiring_unknown_role", role=rb.escape(role), roles=self._roles())
         username = (self.settings.telegram_bot_username or "").lstrip("@")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain import InputKind
 from bot.errors import BotError
 from bot.interview.report import EvaluationReport, QuestionReport
 from bot.interview.state import InterviewState
 from bot.prompts import PromptLibrary
+from bot.resume.types import CleanResume, InvitedResume
 from bot.store.api import (
     ConversationRecord,
     ConversationStatus,
@@ -234,17 +235,45 @@ class HiringDesk:
             raise ValueError(f"unknown decision {decision!r}")
         return await self.store.record_decision(evaluation_id, decision, decided_by)
 
-    async def invite(self, role: str, candidate_name: str, created_by: str) -> str:
-        """A single-use invitation token for `role`; the candidate's deep link carries it."""
+    async def invite(
+        self,
+        role: str,
+        candidate_name: str,
+        created_by: str,
+        resume: CleanResume | None = None,
+        filename: str = "",
+    ) -> str:
+        """A single-use invitation token for `role`; the candidate's deep link carries it.
+        A résumé (already parsed and cleaned) goes with it, to become the interview's."""
         role_id = self.find_role(role)
         token = secrets.token_urlsafe(16)
-        await self.store.create_invitation(token, role_id, candidate_name, created_by)
+        attached = None
+        if resume is not None:
+            attached = InvitedResume(
+                text=resume.text,
+                flags=resume.flags,
+                filename=filename[:200],
+                attached_by=created_by,
+                attached_at=datetime.now(UTC),
+            ).model_dump(mode="json")
+        await self.store.create_invitation(token, role_id, candidate_name, created_by, attached)
         await self.store.audit(
             "invitation",
             created_by,
             f"role:{role_id}",
             {"candidate_name": candidate_name, "token_prefix": token[:4]},
         )
+        if resume is not None:  # what was attached, not what it says (no résumé text here)
+            await self.store.audit(
+                "invitation_resume",
+                created_by,
+                f"role:{role_id}",
+                {
+                    "token_prefix": token[:4],
+                    "chars": len(resume.text),
+                    "flags": sorted({f.kind for f in resume.flags}),
+                },
+            )
         return token
 
     def find_role(self, role: str) -> str:

@@ -52,3 +52,21 @@ def cut_at_word(text: str, limit: int) -> str:
     if space > limit // 2 and not _CJK.search(cut[space:]):
         cut = cut[:space]
     return cut.rstrip(" ,;:") + "…"
+
+
+def remove_quoted(text: str, shown: str) -> str:
+    """`text` without `shown` (what the candidate was quoted, from their résumé), wherever
+    they repeated it, however re-spaced, re-cased or re-punctuated: a repeated résumé line
+    is no evidence of their own."""
+    words = normalise(shown).split()
+    if not words:
+        return text
+    gap = r"[\W_]*" if _CJK.search(shown) else r"[\W_]+"
+    pattern = gap.join(
+        r"[\W_]*".join(map(re.escape, word)) if _CJK.search(word) else re.escape(word)
+        for word in words
+    )
+    kept, found = re.subn(pattern, " ", text, flags=re.IGNORECASE)
+    if not found:
+        return text
+    return kept.strip() if normalise(kept) else ""  # nothing but punctuation left

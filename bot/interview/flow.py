@@ -30,11 +30,12 @@ from bot.flows.base import (
 from bot.flows.reply import stream_reply
 from bot.interview.followup import follow_up_for
 from bot.interview.language import follow_language
-from bot.interview.resume import keep_resume, with_role_match
+from bot.interview.resume import attach_invited, keep_resume, resume_follow_up, with_role_match
+from bot.interview.resume_probe import mask_probes
 from bot.interview.scoring import evaluate
 from bot.interview.state import Answer, InterviewState, VoiceFacts
 from bot.prompts import PromptLibrary, Role
-from bot.resume.types import CleanResume
+from bot.resume.types import CleanResume, InvitedResume
 from bot.speech.transcriber import Transcript
 from bot.texts import text
 
@@ -152,6 +153,11 @@ class InterviewFlow:
         assert isinstance(state, InterviewState)
         yield keep_resume(ctx, state, resume, document)
 
+    def attach_invited_resume(self, state: FlowState, resume: InvitedResume) -> None:
+        """The hiring manager's résumé from the invitation the conversation starts with."""
+        assert isinstance(state, InterviewState)
+        attach_invited(state, resume)
+
     async def _confirm_voice(
         self, ctx: TurnContext, state: InterviewState, choice: str
     ) -> AsyncIterator[FlowEvent]:
@@ -183,13 +189,19 @@ class InterviewFlow:
                 follow_up=state.awaiting_follow_up,
                 answered_by="voice" if voice else "text",
                 voice=voice,
+                prompted_with=state.awaiting_resume_snippet,
             )
         )
+        state.awaiting_resume_snippet = None
         asked = state.follow_ups.get(question.id, 0)
         if asked < role.follow_up_budget:
             probe = await follow_up_for(ctx, role, question, state.texts_of(question.id))
-            if probe is not None:
-                said = probe.text(state.lang)
+            said = (
+                probe.text(state.lang)
+                if probe is not None
+                else await resume_follow_up(ctx, role, question, state)
+            )
+            if said is not None:
                 state.follow_ups[question.id] = asked + 1
                 state.follow_up_texts[question.id] = [
                     *state.follow_up_texts.get(question.id, []),
@@ -203,6 +215,9 @@ class InterviewFlow:
         last = state.question_index >= len(role.questions)
         suffix = text("interview_last_answer", state.lang) if last else self._question(role, state)
         messages = chat_history(self._system(ctx, role, state), ctx.history, render_answer)
+        for message in messages[1:]:
+            if message["role"] == "assistant" and state.resume_probes:
+                message["content"] = mask_probes(str(message["content"]), state)
         messages.append({"role": "user", "content": render_answer(answer)})
         async for event in stream_reply(
             ctx,
@@ -285,6 +300,8 @@ class InterviewFlow:
         )
         if state.consent_shown:
             notice = text("interview_consent_needed", state.lang)
+        elif state.resume is not None and state.resume.source == "invitation":
+            notice += "\n\n" + text("interview_resume_attached", state.lang)
         state.consent_shown = True
         return Buttons(
             notice,

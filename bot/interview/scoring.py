@@ -1,6 +1,7 @@
 """Evidence-first scoring: an interview's answers to an `EvaluationReport`.
 
 Per question, in the role's order:
+0. An answer to a résumé follow-up loses the résumé snippet it was shown (`own_words`).
 1. Patterns take text addressed to the grader out (bot.interview.manipulation); then the
    classifier call may flag more, which stands only with a verified excerpt and is taken
    out too. A flag never subtracts: the rest of the answer is scored as if it were alone.
@@ -29,7 +30,13 @@ from dataclasses import dataclass, field
 
 from bot.flows.base import TurnContext
 from bot.interview import judging
-from bot.interview.evidence import MIN_SUBSTANTIVE_WORDS, cut_at_word, is_verbatim, word_count
+from bot.interview.evidence import (
+    MIN_SUBSTANTIVE_WORDS,
+    cut_at_word,
+    is_verbatim,
+    remove_quoted,
+    word_count,
+)
 from bot.interview.kinds import Item, kind_of
 from bot.interview.manipulation import (
     excerpt_stands,
@@ -219,7 +226,7 @@ async def evaluate(
                 ctx,
                 role,
                 question,
-                [a.text for a in given],
+                [own_words(a) for a in given],
                 samples=samples,
                 follow_ups=list((follow_ups or {}).get(question.id, [])),
                 answered_by="voice" if any(a.answered_by == "voice" for a in given) else "text",
@@ -238,6 +245,14 @@ async def evaluate(
         }
     )
     return Scored(report, json.dumps(run.raw, ensure_ascii=False), run.model)
+
+
+def own_words(answer: Answer) -> str:
+    """What the candidate said, less the résumé snippet a résumé follow-up showed them:
+    their résumé is never their evidence, even repeated back."""
+    if answer.prompted_with:
+        return remove_quoted(answer.text, answer.prompted_with)
+    return answer.text
 
 
 def build_report(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from bot.domain import JSON
 from bot.flows.base import FlowState
 from bot.interview.report import AnsweredBy
-from bot.resume.types import ResumeFlag
+from bot.resume.types import ResumeFlag, RoleMatch
 
 Stage = Literal["choose_role", "consent", "asking", "done", "evaluation_failed", "human_requested"]
 # Stages a candidate can be idle in; "evaluation_failed" waits on us, not on them.
@@ -38,6 +38,20 @@ class StoredResume(BaseModel):
     flags: list[ResumeFlag] = Field(default_factory=list)
     filename: str = ""
     received_at: datetime
+    source: Literal["candidate", "invitation"] = "candidate"  # invitation: the hiring manager's
+    # The role match, made once (when a résumé follow-up could first be asked, else at the
+    # evaluation) and reused by the report; reset with the résumé it belongs to.
+    match: RoleMatch | None = None
+    match_failed: bool = False  # tried during the interview; the evaluation tries once more
+
+
+class ResumeProbe(BaseModel):
+    """A résumé follow-up asked: the fixed template with a verified snippet, nothing else."""
+
+    requirement_id: str
+    question_id: str
+    snippet: str  # verbatim in the cleaned résumé; the text the candidate was shown
+    text: str  # the whole follow-up as asked
 
 
 class Answer(BaseModel):
@@ -46,6 +60,9 @@ class Answer(BaseModel):
     follow_up: bool = False  # an answer to a follow-up question
     answered_by: AnsweredBy = "text"
     voice: VoiceFacts | None = None  # set when answered_by == "voice"
+    # The answer to a résumé follow-up: the snippet it quoted, which is never the
+    # candidate's own evidence (scoring takes it out of the answer first).
+    prompted_with: str | None = None
 
 
 class InterviewState(FlowState):
@@ -68,6 +85,8 @@ class InterviewState(FlowState):
     # A transcript shown back ("I heard: ..."), waiting for the candidate to confirm it.
     pending_voice: VoiceFacts | None = None
     resume: StoredResume | None = None  # the latest résumé sent; for the role match only
+    resume_probes: list[ResumeProbe] = Field(default_factory=list)
+    awaiting_resume_snippet: str | None = None  # the follow-up waiting is a résumé one
 
     @classmethod
     def from_stored(cls, data: JSON) -> InterviewState:

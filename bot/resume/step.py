@@ -20,7 +20,7 @@ from bot.errors import LLMUnavailable
 from bot.flows.base import FlowEvent, FlowState, TurnContext
 from bot.resume.match import clean_resume
 from bot.resume.parse import UnreadableResume, parse_resume
-from bot.resume.types import CleanResume
+from bot.resume.types import CleanResume, InvitedResume
 from bot.texts import text
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,13 @@ class TakesResume(Protocol):
     def on_resume(
         self, ctx: TurnContext, state: FlowState, resume: CleanResume, document: DocumentRef
     ) -> AsyncIterator[FlowEvent]: ...
+
+
+@runtime_checkable
+class TakesInvitedResume(Protocol):
+    """A flow whose conversation may start with the résumé the invitation carried."""
+
+    def attach_invited_resume(self, state: FlowState, resume: InvitedResume) -> None: ...
 
 
 def check_document(document: DocumentRef, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:

@@ -6,6 +6,7 @@ Plain pydantic models, importing nothing of the bot, so that the interview's rep
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,15 @@ class CleanResume(BaseModel):
 
     text: str
     flags: list[ResumeFlag] = Field(default_factory=list)
+
+
+class InvitedResume(CleanResume):
+    """A résumé the hiring manager attached to an invitation, stored with it until the
+    candidate redeems it (then it is the interview's résumé) or the retention purge."""
+
+    filename: str = ""
+    attached_by: str = ""
+    attached_at: datetime
 
 
 Verdict = Literal["verified", "not_shown", "quote_not_in_resume", "not_answered"]

@@ -152,6 +152,9 @@ class InvitationRecord:
     created_at: datetime
     used_at: datetime | None = None
     used_by_user_id: int | None = None
+    # A résumé the hiring manager attached (bot.resume.types.InvitedResume as JSON); handed
+    # out once, by use_invitation, which clears it.
+    resume: JSON | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +290,18 @@ class Store(Protocol):
     async def evaluations_for(self, conversation_id: int) -> list[EvaluationRecord]: ...
 
     async def create_invitation(
-        self, token: str, role: str, candidate_name: str, created_by: str
+        self,
+        token: str,
+        role: str,
+        candidate_name: str,
+        created_by: str,
+        resume: JSON | None = None,
     ) -> InvitationRecord: ...
 
     async def use_invitation(self, token: str, user_id: int) -> InvitationRecord | None:
-        """Mark a single-use invitation used, atomically; None if unknown or already used."""
+        """Mark a single-use invitation used, atomically; None if unknown or already used.
+        Its résumé is in the record returned and no longer in the invitation (it moves to
+        the conversation, where /delete and retention find it)."""
 
     async def record_decision(
         self, evaluation_id: int, decision: str, decided_by: str

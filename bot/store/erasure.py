@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,7 +76,7 @@ async def erase_user(session: AsyncSession, user: User, requested_by: str) -> st
     await session.execute(
         update(Invitation)
         .where(Invitation.used_by_user_id == user.id)
-        .values(used_by_user_id=None, candidate_name="")
+        .values(used_by_user_id=None, candidate_name="", resume=None)
     )
     # Their platform id where they acted (deciding, inviting, in the audit log).
     await _pseudonymise_actor(session, user.platform_user_id, hashed)
@@ -96,6 +97,24 @@ async def erase_user(session: AsyncSession, user: User, requested_by: str) -> st
         )
     )
     return hashed
+
+
+async def drop_invitation_resumes(session: AsyncSession, cutoff: datetime) -> int:
+    """The résumés of invitations created before `cutoff` (by the retention schedule): an
+    invitation nobody redeemed must not keep a résumé for ever. The invitation itself
+    stays usable, without it. The number of résumés dropped."""
+    old = (
+        await session.scalars(
+            select(Invitation.token).where(
+                Invitation.created_at < cutoff, Invitation.resume.is_not(None)
+            )
+        )
+    ).all()
+    if old:
+        await session.execute(
+            update(Invitation).where(Invitation.token.in_(old)).values(resume=None)
+        )
+    return len(old)
 
 
 async def _pseudonymise_actor(session: AsyncSession, platform_user_id: str, hashed: str) -> None:

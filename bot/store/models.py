@@ -176,6 +176,8 @@ class Invitation(Base):
     used_by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
+    # A résumé attached by the hiring manager: until used, purged or its candidate erased.
+    resume: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
 
 
 class Decision(Base):

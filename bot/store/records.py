@@ -121,6 +121,7 @@ def invitation_record(row: Invitation) -> InvitationRecord:
         created_at=row.created_at,
         used_at=row.used_at,
         used_by_user_id=row.used_by_user_id,
+        resume=row.resume,
     )
 
 

@@ -32,7 +32,7 @@ from bot.store.api import (
     TurnCommit,
     UserRecord,
 )
-from bot.store.erasure import delete_conversations, erase_user
+from bot.store.erasure import delete_conversations, drop_invitation_resumes, erase_user
 from bot.store.history import SOURCES_KIND, recent_history
 from bot.store.locks import AdvisoryLocks
 from bot.store.models import (
@@ -355,7 +355,12 @@ class SqlStore(OutboxQueries):
     # ---- hiring and audit -----------------------------------------------------------
 
     async def create_invitation(
-        self, token: str, role: str, candidate_name: str, created_by: str
+        self,
+        token: str,
+        role: str,
+        candidate_name: str,
+        created_by: str,
+        resume: JSON | None = None,
     ) -> InvitationRecord:
         row = Invitation(
             token=token,
@@ -363,6 +368,7 @@ class SqlStore(OutboxQueries):
             candidate_name=candidate_name,
             created_by=created_by,
             created_at=utcnow(),
+            resume=resume,
         )
         try:
             async with self._sessions.begin() as session:
@@ -380,7 +386,14 @@ class SqlStore(OutboxQueries):
                 .values(used_at=utcnow(), used_by_user_id=user_id)
                 .returning(Invitation)
             )
-            return invitation_record(row) if row is not None else None
+            if row is None:
+                return None
+            used = invitation_record(row)
+            if used.resume is not None:  # handed to the conversation; not kept twice
+                await session.execute(
+                    update(Invitation).where(Invitation.token == token).values(resume=None)
+                )
+            return used
 
     async def record_decision(
         self, evaluation_id: int, decision: str, decided_by: str
@@ -469,12 +482,17 @@ class SqlStore(OutboxQueries):
                 )
             ).all()
             await delete_conversations(session, old)
+            resumes = await drop_invitation_resumes(session, cutoff)
             session.add(
                 AuditEntry(
                     event="retention_purge",
                     actor="bot",
                     subject="conversations",
-                    details={"cutoff": cutoff.isoformat(), "conversations": len(old)},
+                    details={
+                        "cutoff": cutoff.isoformat(),
+                        "conversations": len(old),
+                        "invitation_resumes": resumes,
+                    },
                     at=utcnow(),
                 )
             )

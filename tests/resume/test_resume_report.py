@@ -40,14 +40,24 @@ def judge_and_matcher(judge: Judge):  # type: ignore[no-untyped-def]
     return answer
 
 
-async def interview(bot: Harness, resume: bytes | None) -> tuple[EvaluationReport, InterviewState]:
+RESUME_FOLLOW_UP = text("follow_up_resume", snippet="{}").split("{}")[0]
+ECHO = "Six years of Python development at Acme."  # the snippet, repeated back
+
+
+async def interview(
+    bot: Harness, resume: bytes | None, probe_answer: str = ECHO
+) -> tuple[EvaluationReport, InterviewState]:
+    """A whole interview; a résumé follow-up, when one comes, is answered with `probe_answer`."""
     await bot.send(kind=InputKind.START, flow="interview", params={"role": "python-backend"})
     await bot.send("accept", kind=InputKind.ACTION, action_id="consent", flow="interview")
     if resume is not None:
         ref = DocumentRef("cv-1", "cv.pdf", "application/pdf", len(resume)).ref()
         await bot.send(kind=InputKind.DOCUMENT, action_id=ref, flow="interview")
     for answer in ANSWERS:
+        seen = len(bot.seen.texts())
         await bot.send(answer, flow="interview")
+        if any(t.startswith(RESUME_FOLLOW_UP) for t in bot.seen.texts()[seen:]):
+            await bot.send(probe_answer, flow="interview")
     conversations = [
         c
         for c in await bot.store.list_conversations(flow="interview")
@@ -93,6 +103,12 @@ async def test_scores_are_identical_with_and_without_a_resume_that_tries_to_chea
     assert verdicts["async"] == verdicts["kubernetes"] == "quote_not_in_resume"
     assert state.resume is not None
     assert all(r.quote and r.quote in state.resume.text for r in met.values())
+    # one résumé follow-up, after the question the met must-have names, its answer kept
+    [probe] = state.resume_probes
+    assert (probe.requirement_id, probe.question_id) == ("python", "api-design")
+    assert probe.snippet == "Six years of Python development at Acme"
+    assert [a.prompted_with for a in state.answers if a.prompted_with] == [probe.snippet]
+    assert state.resume.match == match  # matched once, reused by the report
     # the résumé reached only the match call, never a scoring call or a reply prompt
     later = llm_server.requests[scoring_requests:]
     with_cv = [r for r in later if VISIBLE[1] in str(r["messages"])]

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from tests.fakes.slack.files import files_info
 from tests.fakes.slack.state import (
     MARKDOWN_MAX_CHARS,
     STREAM_MAX_CHARS,
@@ -352,6 +353,7 @@ METHODS: dict[str, Method] = {
     "conversations.replies": conversations_replies,
     "conversations.members": conversations_members,
     "users.info": users_info,
+    "files.info": files_info,
     "files.getUploadURLExternal": files_get_upload_url,
     "files.completeUploadExternal": files_complete_upload,
     "assistant.threads.setStatus": assistant_set_status,

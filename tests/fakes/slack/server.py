@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -27,6 +28,7 @@ from aiohttp import web
 from tests.fakes.serving import local_port, serve_local
 from tests.fakes.slack import commands as cmd
 from tests.fakes.slack import events as ev
+from tests.fakes.slack import files as fl
 from tests.fakes.slack.methods import METHODS, ApiError
 from tests.fakes.slack.state import AssistantThread, Call, FakeMessage, Workspace
 
@@ -61,6 +63,19 @@ class FakeSlack:
         strict_threads: bool = False,
         rate_limits: dict[str, tuple[int, float]] | None = None,
         markdown_text_supported: bool = True,
+        scopes: frozenset[str] = frozenset(
+            {
+                "chat:write",
+                "commands",
+                "channels:history",
+                "groups:history",
+                "im:history",
+                "app_mentions:read",
+                "users:read",
+                "files:read",
+                "files:write",
+            }
+        ),
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -75,6 +90,8 @@ class FakeSlack:
         self.markdown_text_supported = markdown_text_supported
         self.rate_limits = dict(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
         self.workspace = Workspace()
+        self.scopes = set(scopes)  # the bot token's OAuth scopes
+        self.file_downloads: list[tuple[str, bool]] = []  # (file id, authorised)
         self.calls: list[Call] = []
         self.event_responses: list[tuple[str, int]] = []  # (event_id, HTTP status)
         # what the app posted to a slash command's response_url: (command id, message)
@@ -97,6 +114,8 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket-mode", self._socket)
         app.router.add_post("/commands/{command_id}", self._command_response)
+        app.router.add_get("/files-pri/{team_file}/{name}", partial(fl.download, self))
+        app.router.add_get("/signin", fl.sign_in)
         self._runner = await serve_local(app)
         self.port = local_port(self._runner)
         self._session = aiohttp.ClientSession()
@@ -225,6 +244,40 @@ class FakeSlack:
             f"<@{self.bot_user_id}> {text}", user, channel, "channel", thread_ts
         )
         mention = {k: v for k, v in message.items() if k != "channel_type"} | {
+            "type": "app_mention"
+        }
+        return self.envelope(message), self.envelope(mention)
+
+    def add_file(
+        self, content: bytes, name: str, mimetype: str, *, user: str = "U_ALICE"
+    ) -> dict[str, Any]:
+        """A file a person uploaded; the file object Slack puts in the message event."""
+        file_id = f"F{len(self.workspace.files) + 1:08d}"
+        self.workspace.files[file_id] = {
+            "name": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
+            "user": user,
+            "size": len(content),
+            "created": time.time(),
+            "content": content,
+        }
+        return fl.file_object(self, file_id, self.workspace.files[file_id])
+
+    def file_share(
+        self,
+        text: str,
+        files: list[dict[str, Any]],
+        *,
+        user: str = "U_ALICE",
+        channel: str = "C_HIRING",
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Files shared with a message mentioning the bot: a `message` event (subtype
+        file_share) and an `app_mention` event, both carrying the files."""
+        message = self._user_says(
+            f"<@{self.bot_user_id}> {text}", user, channel, "channel", None
+        ) | {"subtype": "file_share", "files": files, "upload": True}
+        mention = {k: v for k, v in message.items() if k not in ("channel_type", "subtype")} | {
             "type": "app_mention"
         }
         return self.envelope(message), self.envelope(mention)

@@ -64,6 +64,7 @@ class Workspace:
         self.users: dict[str, dict[str, Any]] = {}
         self.members: dict[str, list[str]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}  # shared by people: id -> facts + content
         self._clock = time.time()
 
     def next_ts(self) -> str:
