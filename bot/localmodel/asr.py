@@ -105,7 +105,10 @@ def _bar(stream: IO[str], done: int, total: int, width: int = 30) -> None:
     stream.flush()
 
 
-def server_command(model_dir: Path, host: str, port: int, threads: int = 2) -> list[str]:
+def server_command(
+    model_dir: Path, host: str, port: int, threads: int = 2, beam_size: int | None = None
+) -> list[str]:
+    beam = [] if beam_size is None else ["--beam-size", str(beam_size)]
     return [
         sys.executable,
         "-m",
@@ -118,6 +121,7 @@ def server_command(model_dir: Path, host: str, port: int, threads: int = 2) -> l
         str(port),
         "--threads",
         str(threads),
+        *beam,
     ]
 
 
@@ -137,13 +141,14 @@ def local_asr_server(
     model_dir: Path | None = None,
     log_path: Path | None = None,
     threads: int = 2,
+    beam_size: int | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Serve Whisper for the block; yields (base URL, process). Port 0: the OS picks one."""
     directory = prepare_asr(model_dir or asr_model_dir())
     log_file = log_path or directory / "asr-server.log"
     with log_file.open("ab") as log_sink:
         process = subprocess.Popen(
-            server_command(directory, host, port, threads),
+            server_command(directory, host, port, threads, beam_size),
             stdout=subprocess.PIPE,
             stderr=log_sink,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},

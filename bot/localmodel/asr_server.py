@@ -29,6 +29,8 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # the OpenAI API's own limit for this endpo
 LANGUAGES = frozenset({"en", "zh", "de", "fr", "es", "ru", "ja", "ko", "it", "pt"})
 MODEL_KEY: web.AppKey[Any] = web.AppKey("model", object)
 LOCK_KEY: web.AppKey[asyncio.Semaphore] = web.AppKey("lock", asyncio.Semaphore)
+BEAM_KEY: web.AppKey[int] = web.AppKey("beam_size", int)
+BEAM_SIZE = 1  # greedy: the same English WER as beam 5 on our clips, 40% less CPU (README)
 
 
 def load_model(model_dir: Path, threads: int) -> Any:
@@ -37,13 +39,13 @@ def load_model(model_dir: Path, threads: int) -> Any:
     return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
 
 
-def run_whisper(model: Any, audio: bytes, language: str | None) -> str:
+def run_whisper(model: Any, audio: bytes, language: str | None, beam_size: int = BEAM_SIZE) -> str:
     # No prompt and no conditioning on earlier windows: both make Whisper base repeat itself.
     # Two temperatures bound the time a hopeless clip can take (the default tries six).
     segments, _info = model.transcribe(
         io.BytesIO(audio),
         language=language,
-        beam_size=5,
+        beam_size=beam_size,
         temperature=(0.0, 0.4),
         condition_on_previous_text=False,
     )
@@ -79,7 +81,9 @@ async def transcriptions(request: web.Request) -> web.Response:
         return _error(400, f"unsupported response_format {fmt!r}")
     async with request.app[LOCK_KEY]:  # one clip at a time: each already uses every thread
         try:
-            text = await asyncio.to_thread(run_whisper, request.app[MODEL_KEY], audio, language)
+            text = await asyncio.to_thread(
+                run_whisper, request.app[MODEL_KEY], audio, language, request.app[BEAM_KEY]
+            )
         except Exception as exc:  # noqa: BLE001 - undecodable audio surfaces as many types
             log.warning("could not transcribe %d bytes: %s", len(audio), type(exc).__name__)
             return _error(400, "the file could not be decoded as audio")
@@ -98,9 +102,10 @@ async def health(_request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def build_app(model: Any) -> web.Application:
+def build_app(model: Any, beam_size: int = BEAM_SIZE) -> web.Application:
     app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
     app[MODEL_KEY] = model
+    app[BEAM_KEY] = beam_size
     app[LOCK_KEY] = asyncio.Semaphore(1)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_get("/v1/models", models)
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beam-size", type=int, default=BEAM_SIZE, help="1: greedy decoding")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     sock.bind((args.host, args.port))
     host, port = sock.getsockname()[:2]
     print(f"ASR serving on http://{host}:{port}/v1", flush=True)
-    web.run_app(build_app(model), sock=sock, print=None, access_log=None)
+    web.run_app(build_app(model, args.beam_size), sock=sock, print=None, access_log=None)
 
 
 if __name__ == "__main__":

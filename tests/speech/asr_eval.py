@@ -38,14 +38,17 @@ def normalise_zh(text: str) -> str:
 async def evaluate(base_url: str, server_pid: int | None) -> None:
     client = TranscriptionClient(base_url)
     rows: list[tuple[Clip, str, float]] = []
+    server = psutil.Process(server_pid) if server_pid is not None else None
     try:
         await client.transcribe(clips()[2].read(), "warmup.ogg", "en")  # first call loads caches
+        cpu_before = _cpu_seconds(server)
         for sample in clips():
             if not sample.text:
                 continue
             started = time.perf_counter()
             heard = await client.transcribe(sample.read(), sample.name, sample.lang)
             rows.append((sample, heard, time.perf_counter() - started))
+        cpu_s = _cpu_seconds(server) - cpu_before
     finally:
         await client.close()
     print(f"{'clip':24} {'lang':4} {'secs':>6} {'RTF':>6} {'error':>6}  transcript")
@@ -67,6 +70,10 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
         if by_lang[lang]:
             print(f"{lang} mean {metric}: {sum(by_lang[lang]) / len(by_lang[lang]):.1%}")
     print(f"overall RTF: {wall_s / audio_s:.3f} ({wall_s:.1f} s for {audio_s:.1f} s of audio)")
+    if server is not None:
+        # CPU time does not grow when other processes take the cores; / 2 cores is about
+        # the RTF an unloaded 2-core machine gives (Whisper keeps both threads busy).
+        print(f"server CPU seconds per audio second: {cpu_s / audio_s:.3f}")
     load1, _, _ = os.getloadavg()
     print(f"load average (1 min): {load1:.1f} on {os.cpu_count()} cores")
     if server_pid is not None:
@@ -74,16 +81,26 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
         print(f"ASR server RSS: {rss / 2**20:.0f} MiB")
 
 
+def _cpu_seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", help="an ASR server already running")
+    parser.add_argument("--beam-size", type=int, help="the embedded server's (default 1, greedy)")
     args = parser.parse_args()
     with ExitStack() as stack:
         if args.base_url:
             base_url, pid = args.base_url, None
         else:
             started = time.perf_counter()
-            base_url, process = stack.enter_context(local_asr_server("127.0.0.1", 0))
+            base_url, process = stack.enter_context(
+                local_asr_server("127.0.0.1", 0, beam_size=args.beam_size)
+            )
             pid = process.pid
             print(
                 f"embedded Whisper base (faster-whisper int8) up in "
