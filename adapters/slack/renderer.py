@@ -1,9 +1,11 @@
 """Renders one turn's `Output` stream into a Slack conversation.
 
-Where to write comes from the key alone: chat_id is the channel, thread_id the thread ts
-("" for a top-level DM). Top-level DMs have no thread to stream into (startStream needs a
-thread_ts, and a DM chat should not turn into threads), so they get the chat.postMessage +
-chat.update fallback; threads (channel mentions, assistant threads) get native streaming.
+Where to write: chat_id is the channel, thread_id the thread ts. Threads (channel
+mentions, assistant threads) get native streaming. A top-level DM conversation has no
+thread in its key: with BOT_SLACK_DM_REPLIES=thread its replies are streamed in a thread
+under the message they answer (`ReplyThreads`, from the adapter); inline, or when that is
+not known (after a restart), they go to the DM's main view, where there is no thread to
+stream into and the chat.postMessage + chat.update fallback writes them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.budget import EditBudget
 from adapters.slack.client import call_slack, call_with_markdown, error_of
+from adapters.slack.dm_threads import ReplyThreads
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from adapters.slack.streaming import (
@@ -71,8 +74,10 @@ class SlackRenderer:
         timing: StreamTiming | None = None,
         interim: AsyncWebClient | None = None,
         budget: EditBudget | None = None,
+        dm_threads: ReplyThreads | None = None,
     ) -> None:
         self.client = client
+        self.dm_threads = dm_threads  # None: top-level DMs are answered inline
         self.interim = interim or client
         self.timing = timing or StreamTiming()
         self.native_streaming = True
@@ -98,9 +103,12 @@ class SlackRenderer:
         recipient = self._recipients.get(key)
         if recipient is None and direct and key.user_id != "*":
             recipient = (key.user_id, "")
+        thread_ts = key.thread_id
+        if direct and not thread_ts and self.dm_threads is not None:
+            thread_ts = self.dm_threads.thread_of(key) or ""  # the bot's reply thread
         return Target(
             channel=key.chat_id,
-            thread_ts=key.thread_id,
+            thread_ts=thread_ts,
             assistant=direct and bool(key.thread_id),
             recipient_user_id=recipient[0] if recipient else None,
             recipient_team_id=(recipient[1] or None) if recipient else None,

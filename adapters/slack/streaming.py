@@ -298,10 +298,13 @@ class NativeStream:
             )
         except SlackApiError as failure:
             error = error_of(failure)
-            if error not in STREAMING_UNAVAILABLE:
+            if error == "ratelimited":  # still limited after the client's own retries
+                log.info("slack: startStream rate limited; this reply uses chat.update")
+            elif error in STREAMING_UNAVAILABLE:
+                log.info("slack: native streaming unavailable (%s); using chat.update", error)
+                self.unavailable = error
+            else:
                 raise
-            log.info("slack: native streaming unavailable (%s); using chat.update", error)
-            self.unavailable = error
             self.fallback = EditedReply(
                 self.client,
                 self.target,
