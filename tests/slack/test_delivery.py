@@ -37,7 +37,7 @@ async def test_a_retried_event_gets_one_answer(bot: Bot) -> None:
     assert await bot.send(other_id, retry_num=2) == 200
     await bot.slack.wait_for(lambda: bot.slack.bot_messages_anywhere("D_ALICE"))
     await bot.engine.idle()
-    assert {i.event_id for i in bot.engine.submitted} == {payload["event"]["client_msg_id"]}
+    assert {i.event_id for i in bot.engine.submitted} == {f"im:D_ALICE:{payload['event']['ts']}"}
     assert len(bot.engine.accepted) == 1
     assert len(bot.slack.bot_messages_anywhere("D_ALICE")) == 1
 
