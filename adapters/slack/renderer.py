@@ -20,7 +20,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.budget import EditBudget
+from adapters.slack.budget import APPEND_BURST, APPENDS_PER_MINUTE, EditBudget
 from adapters.slack.client import call_slack, call_with_markdown, error_of
 from adapters.slack.dm_threads import ReplyThreads
 from adapters.slack.events import ACTION_PREFIX
@@ -84,6 +84,7 @@ class SlackRenderer:
         self.channel_status = True  # setStatus in channel threads (chat:write apps, 2026-03)
         self._placeholders: dict[Target, str] = {}  # a turn's "thinking" message, by target
         self.budget = budget or EditBudget()  # chat.update: one budget for every reply
+        self.appends = EditBudget(APPENDS_PER_MINUTE, APPEND_BURST)  # chat.appendStream: one too
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
@@ -155,7 +156,7 @@ class SlackRenderer:
                 budget=self.budget,
             )
         if target.thread_ts and self.native_streaming:
-            return NativeStream(self.client, target, self.timing, self.budget)
+            return NativeStream(self.client, target, self.timing, self.budget, self.appends)
         return EditedReply(
             self.client, target, self.timing, interim=self.interim, budget=self.budget
         )
