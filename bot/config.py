@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     slack_escalation_channel: str | None = None
     # user ids allowed to decide besides hiring-channel members, comma-separated
     slack_deciders: Annotated[tuple[str, ...], NoDecode] = ()
+    # a top-level DM answered in a thread under it, streamed natively ("thread"), or in
+    # the DM itself with a placeholder that is edited as the reply grows ("inline")
+    slack_dm_replies: Literal["thread", "inline"] = "thread"
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

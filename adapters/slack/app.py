@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack import events
 from adapters.slack.client import build_web_client, error_of
+from adapters.slack.dm_threads import ReplyThreads
 from adapters.slack.helpdesk import HandoffRelay, NotifyingEngine
 from adapters.slack.hiring import HiringChannel
 from adapters.slack.renderer import SlackRenderer
@@ -60,6 +61,9 @@ class _RecentIds:
 
     def release(self, event_id: str) -> None:
         self._ids.pop(event_id, None)
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._ids
 
 
 class SlackAdapter:
@@ -105,7 +109,11 @@ class SlackAdapter:
         self._recent = _RecentIds()
         self._socket: AsyncSocketModeHandler | None = None
         interim = build_web_client(settings, wait_on_rate_limits=False)
-        self.renderer = SlackRenderer(self.client, timing, interim)
+        threads = ReplyThreads() if settings.slack_dm_replies == "thread" else None
+        self.renderer = SlackRenderer(self.client, timing, interim, dm_threads=threads)
+        # DM threads known to continue their DM conversation (this process opened them, or
+        # the store has their parent as one of the user's messages): spares a read each.
+        self._dm_threads = _RecentIds()
         engine.attach(Platform.SLACK, self.renderer)
         self._register_help_desk()
         # The hiring channel (reports, decisions, /interview), when given its desk.
@@ -191,13 +199,21 @@ class SlackAdapter:
             if self._recent.claim(desk_id):  # a Slack retry is not relayed twice
                 await self.relay.on_desk_message(event, self._bot_user(context))
             return
+        bot_user = self._bot_user(context)
+        thread_ts = str(event.get("thread_ts") or "")
+        continues = (
+            bool(thread_ts)
+            and events.is_direct_message(event, bot_user)
+            and await self._continues_dm(str(event["channel"]), thread_ts)
+        )
         incoming = events.direct_message(
-            event, body.get("event_id"), self._bot_user(context), self.bot_names
+            event, body.get("event_id"), bot_user, self.bot_names, thread_continues_dm=continues
         )
         if incoming is not None:
             if self.relay is not None and not incoming.key.thread_id and event.get("ts"):
                 self.relay.seen(incoming.key, str(event["ts"]))
-            await self._submit(incoming, team_id=body.get("team_id"))
+            reply_in = thread_ts if continues else self._new_reply_thread(str(event.get("ts")))
+            await self._submit(incoming, team_id=body.get("team_id"), reply_in=reply_in)
 
     async def _on_mention(self, body: JSONDict, event: JSONDict, context: AsyncBoltContext) -> None:
         if await self._hiring_share(event, context):
@@ -222,9 +238,13 @@ class SlackAdapter:
 
     async def _on_button(self, ack: Any, body: JSONDict) -> None:
         await ack()
-        incoming = events.button_tap(body)
+        tapped = events.tapped_thread(body)
+        continues = tapped is not None and await self._continues_dm(*tapped)
+        incoming = events.button_tap(body, thread_continues_dm=continues)
         if incoming is not None:
-            await self._submit(incoming, team_id=(body.get("team") or {}).get("id"))
+            reply_in = tapped[1] if tapped is not None and continues else ""
+            team_id = (body.get("team") or {}).get("id")
+            await self._submit(incoming, team_id=team_id, reply_in=reply_in)
 
     async def _on_assistant_thread_started(self, event: JSONDict) -> None:
         thread = event.get("assistant_thread") or {}
@@ -248,16 +268,54 @@ class SlackAdapter:
     async def _ignore(self) -> None:
         return None
 
-    async def _submit(self, incoming: Incoming, *, team_id: str | None) -> None:
+    # ---- top-level DMs answered in a thread (BOT_SLACK_DM_REPLIES=thread) ----------------
+
+    async def _continues_dm(self, channel: str, thread_ts: str) -> bool:
+        """Whether a DM thread is the bot's reply thread under a message of the user's DM
+        conversation: its parent is a message this process answered in it, or one the store
+        holds under its DM event id. An assistant-panel thread hangs under the app's own
+        message, which is never stored: it stays a conversation of its own."""
+        if self.renderer.dm_threads is None or not channel.startswith("D"):
+            return False
+        parent = events.dm_event_id(channel, thread_ts)
+        if parent in self._dm_threads:
+            return True
+        if self._store is None:
+            return False
+        if await cast(Store, self._store).event_seen(Platform.SLACK, parent):
+            self._dm_threads.claim(parent)
+            return True
+        return False
+
+    def _new_reply_thread(self, ts: str) -> str:
+        """Where a top-level DM message's answer goes: a thread under it when replies are
+        streamed there (not once Slack has refused streaming: the main view, as inline)."""
+        if self.renderer.dm_threads is None or not self.renderer.native_streaming or not ts:
+            return ""
+        return ts
+
+    async def _submit(self, incoming: Incoming, *, team_id: str | None, reply_in: str = "") -> None:
         event_id = incoming.event_id
         if event_id is not None and not self._recent.claim(event_id):
             log.debug("slack: event %s already submitted; skipped", event_id)
             return
         if incoming.key.user_id == "*" and team_id:
             self.renderer.remember_recipient(incoming.key, incoming.user.platform_user_id, team_id)
+        threads = self.renderer.dm_threads
+        in_dm = incoming.key.chat_id.startswith("D") and not incoming.key.thread_id
+        route = threads.open(incoming.key, reply_in) if threads is not None and in_dm else None
+        if route is not None and reply_in:
+            self._dm_threads.claim(events.dm_event_id(incoming.key.chat_id, reply_in))
         try:
-            await self._engine.submit(incoming)
+            receipt = await self._engine.submit(incoming)
         except (asyncio.CancelledError, Exception):
             if event_id is not None:
                 self._recent.release(event_id)  # not stored: a Slack retry may try again
+            if route is not None and threads is not None:
+                threads.drop(incoming.key, route)
             raise
+        if route is not None and threads is not None:
+            if receipt.accepted and receipt.message_id is not None:
+                threads.bind(route, receipt.done)
+            else:  # a duplicate, or answered already (a refused start)
+                threads.drop(incoming.key, route)

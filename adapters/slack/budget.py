@@ -6,6 +6,9 @@ waits out a whole Retry-After window. A token bucket below that limit decides wh
 an interim edit (a reply growing) only while tokens beyond a reserve are left, so the
 final edits that finish replies almost always find one; a final edit that finds none is
 shown another way (a new message, the stale one deleted) instead of waiting.
+
+The same bucket, sized for chat.appendStream, is shared by every native stream: an interim
+append waits for a token (the text goes in a larger piece later), the final one never does.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ import time
 from collections.abc import Callable
 
 UPDATES_PER_MINUTE = 45.0  # below Slack's ~50: other edits (hiring cards) share the method
+# chat.appendStream, shared by every stream: below the 300 a minute the protocol fake holds
+# it to (Slack does not publish the method's tier; an assumption, see the README)
+APPENDS_PER_MINUTE = 240.0
+APPEND_BURST = 20
 BURST = 10
 FINAL_RESERVE = 3  # tokens interim edits leave for final ones
 

@@ -29,6 +29,13 @@ def _event_id(event: dict[str, Any], envelope_event_id: str | None) -> str | Non
     return event.get("client_msg_id") or envelope_event_id
 
 
+def dm_event_id(channel: str, ts: str) -> str:
+    """A DM message's id for the engine's dedupe: its channel and ts, which identify it
+    (retries repeat them). Stored with the message, it also tells later whether a DM
+    thread hangs under a message of the user's DM conversation (`direct_message`)."""
+    return f"im:{channel}:{ts}"
+
+
 def is_from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
     user = event.get("user")
     return (
@@ -48,22 +55,31 @@ def _kind_and_text(event: dict[str, Any], text: str) -> tuple[InputKind, str]:
     return InputKind.TEXT, text
 
 
+def is_direct_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    return event.get("channel_type") == "im" and is_from_a_person(event, bot_user_id)
+
+
 def direct_message(
     event: dict[str, Any],
     envelope_event_id: str | None,
     bot_user_id: str | None,
     bot_names: tuple[str, ...] = (),
+    *,
+    thread_continues_dm: bool = False,
 ) -> Incoming | None:
-    """A message in a DM: top level is the user's conversation with the bot; a thread
-    (the assistant side panel, or a reply thread) is a conversation of its own."""
-    if event.get("channel_type") != "im" or not is_from_a_person(event, bot_user_id):
+    """A message in a DM: top level is the user's conversation with the bot, and so is a
+    thread under one of its messages (the bot's reply thread: `thread_continues_dm`, which
+    the adapter establishes); any other thread (the assistant side panel) is a
+    conversation of its own."""
+    if not is_direct_message(event, bot_user_id):
         return None
     channel, user, thread_ts = event["channel"], event["user"], event.get("thread_ts")
     key = (
         ConversationKey.thread(Platform.SLACK, channel, thread_ts)
-        if thread_ts
+        if thread_ts and not thread_continues_dm
         else ConversationKey.user_in_chat(Platform.SLACK, channel, user)
     )
+    ts = event.get("ts")
     kind, body = _kind_and_text(
         event, strip_mention(event.get("text") or "", bot_user_id, bot_names)
     )
@@ -72,7 +88,7 @@ def direct_message(
         user=_user(user),
         kind=kind,
         text=body,
-        event_id=_event_id(event, envelope_event_id),
+        event_id=dm_event_id(channel, str(ts)) if ts else _event_id(event, envelope_event_id),
         start=SUPPORT,
     )
 
@@ -116,8 +132,17 @@ def channel_mention(
     )
 
 
-def button_tap(body: dict[str, Any]) -> Incoming | None:
-    """A tap on a flow's button (block_actions): the conversation of the message it is on."""
+def tapped_thread(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(channel, thread ts) of the message a button is on, when it is in a thread."""
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    return (str(channel), str(thread_ts)) if channel and thread_ts else None
+
+
+def button_tap(body: dict[str, Any], *, thread_continues_dm: bool = False) -> Incoming | None:
+    """A tap on a flow's button (block_actions): the conversation of the message it is on
+    (a button in the bot's reply thread of a DM is on the DM conversation's message)."""
     actions = body.get("actions") or []
     user = (body.get("user") or {}).get("id")
     container = body.get("container") or {}
@@ -129,7 +154,7 @@ def button_tap(body: dict[str, Any]) -> Incoming | None:
     if not action_id.startswith(ACTION_PREFIX):
         return None
     thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
-    if thread_ts:
+    if thread_ts and not (thread_continues_dm and channel.startswith("D")):
         key = ConversationKey.thread(Platform.SLACK, channel, thread_ts)
     elif channel.startswith("D"):
         key = ConversationKey.user_in_chat(Platform.SLACK, channel, user)

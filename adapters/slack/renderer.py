@@ -1,9 +1,11 @@
 """Renders one turn's `Output` stream into a Slack conversation.
 
-Where to write comes from the key alone: chat_id is the channel, thread_id the thread ts
-("" for a top-level DM). Top-level DMs have no thread to stream into (startStream needs a
-thread_ts, and a DM chat should not turn into threads), so they get the chat.postMessage +
-chat.update fallback; threads (channel mentions, assistant threads) get native streaming.
+Where to write: chat_id is the channel, thread_id the thread ts. Threads (channel
+mentions, assistant threads) get native streaming. A top-level DM conversation has no
+thread in its key: with BOT_SLACK_DM_REPLIES=thread its replies are streamed in a thread
+under the message they answer (`ReplyThreads`, from the adapter); inline, or when that is
+not known (after a restart), they go to the DM's main view, where there is no thread to
+stream into and the chat.postMessage + chat.update fallback writes them.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.budget import EditBudget
+from adapters.slack.budget import APPEND_BURST, APPENDS_PER_MINUTE, EditBudget
 from adapters.slack.client import call_slack, call_with_markdown, error_of
+from adapters.slack.dm_threads import ReplyThreads
 from adapters.slack.events import ACTION_PREFIX
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from adapters.slack.streaming import (
@@ -71,14 +74,17 @@ class SlackRenderer:
         timing: StreamTiming | None = None,
         interim: AsyncWebClient | None = None,
         budget: EditBudget | None = None,
+        dm_threads: ReplyThreads | None = None,
     ) -> None:
         self.client = client
+        self.dm_threads = dm_threads  # None: top-level DMs are answered inline
         self.interim = interim or client
         self.timing = timing or StreamTiming()
         self.native_streaming = True
         self.channel_status = True  # setStatus in channel threads (chat:write apps, 2026-03)
         self._placeholders: dict[Target, str] = {}  # a turn's "thinking" message, by target
         self.budget = budget or EditBudget()  # chat.update: one budget for every reply
+        self.appends = EditBudget(APPENDS_PER_MINUTE, APPEND_BURST)  # chat.appendStream: one too
         # Who asked in a channel thread: startStream there needs the recipient. A hint only
         # (lost on restart: the reply then uses the chat.update fallback).
         self._recipients: OrderedDict[ConversationKey, tuple[str, str]] = OrderedDict()
@@ -98,9 +104,12 @@ class SlackRenderer:
         recipient = self._recipients.get(key)
         if recipient is None and direct and key.user_id != "*":
             recipient = (key.user_id, "")
+        thread_ts = key.thread_id
+        if direct and not thread_ts and self.dm_threads is not None:
+            thread_ts = self.dm_threads.thread_of(key) or ""  # the bot's reply thread
         return Target(
             channel=key.chat_id,
-            thread_ts=key.thread_id,
+            thread_ts=thread_ts,
             assistant=direct and bool(key.thread_id),
             recipient_user_id=recipient[0] if recipient else None,
             recipient_team_id=(recipient[1] or None) if recipient else None,
@@ -147,7 +156,7 @@ class SlackRenderer:
                 budget=self.budget,
             )
         if target.thread_ts and self.native_streaming:
-            return NativeStream(self.client, target, self.timing, self.budget)
+            return NativeStream(self.client, target, self.timing, self.budget, self.appends)
         return EditedReply(
             self.client, target, self.timing, interim=self.interim, budget=self.budget
         )

@@ -195,9 +195,14 @@ class NativeStream:
         target: Target,
         timing: StreamTiming,
         budget: EditBudget | None = None,
+        appends: EditBudget | None = None,
     ) -> None:
         self.client, self.target, self.timing = client, target, timing
-        self.budget = budget
+        self.budget = budget  # chat.update, for a fallback
+        # chat.appendStream is limited per workspace too: every stream shares one budget,
+        # so many streams at once append less often each instead of meeting a Retry-After
+        self.appends = appends
+        self._quiet_until = 0.0
         self.text = ""
         self._sent = 0  # characters of `text` Slack has
         self._messages: list[tuple[str, int]] = []  # (ts, start offset) of each stream message
@@ -216,18 +221,28 @@ class NativeStream:
             return self.fallback.due_in()
         if self._sent == len(self.text):
             return None
-        return max(0.0, self._last_append + self.timing.append_interval_s - time.monotonic())
+        due = max(self._last_append + self.timing.append_interval_s, self._quiet_until)
+        return max(0.0, due - time.monotonic())
 
     async def flush(self) -> None:
         if self.fallback is not None:
             await self.fallback.flush()
             return
         self._last_append = time.monotonic()
+        appending = self._streaming_ts is not None  # a start is chat.startStream's, not ours
+        if appending and self.appends is not None and not self.appends.take_interim():
+            # the workspace's appends are spoken for: the text waits for a later one
+            self._quiet_until = time.monotonic() + self.appends.interim_wait_s()
+            return
         try:
             await self._send_pending(patient=False)
         except SlackApiError as failure:
             if error_of(failure) != "ratelimited":
                 raise
+            pause = retry_after_of(failure)
+            self._quiet_until = time.monotonic() + pause
+            if self.appends is not None:
+                self.appends.rate_limited(pause)
             log.warning("slack: rate limited while streaming; the text waits for the next flush")
         if self.fallback is not None:
             await self.fallback.flush()
@@ -243,6 +258,8 @@ class NativeStream:
                 await self._stop_quietly()
                 self._fall_back(base=0, adopt_all=True)
         if self.fallback is None:
+            if self.appends is not None and self._streaming_ts and self._sent < len(self.text):
+                self.appends.take_final()  # never held back; counted so the others wait
             await self._send_pending(patient=True)
         if self.fallback is not None:
             await self.fallback.finish(final or self.text)
@@ -298,10 +315,13 @@ class NativeStream:
             )
         except SlackApiError as failure:
             error = error_of(failure)
-            if error not in STREAMING_UNAVAILABLE:
+            if error == "ratelimited":  # still limited after the client's own retries
+                log.info("slack: startStream rate limited; this reply uses chat.update")
+            elif error in STREAMING_UNAVAILABLE:
+                log.info("slack: native streaming unavailable (%s); using chat.update", error)
+                self.unavailable = error
+            else:
                 raise
-            log.info("slack: native streaming unavailable (%s); using chat.update", error)
-            self.unavailable = error
             self.fallback = EditedReply(
                 self.client,
                 self.target,

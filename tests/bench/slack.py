@@ -1,8 +1,10 @@
 """Slack benchmark: concurrent employees through the real adapter (slack-bolt over HTTP
 events, slack-sdk's Web API client) and the fake Slack with its default rate limits, the
-real engine, store and LLM client, and the scripted model. Top-level DMs take the fallback
-path (chat.postMessage + chat.update); channel mentions are answered in their thread with
-native streaming (chat.startStream / appendStream / stopStream). Figures are per path.
+real engine, store and LLM client, and the scripted model. Top-level DMs are answered as
+BOT_SLACK_DM_REPLIES says (default: natively streamed in a thread under each message;
+inline: chat.postMessage + chat.update in the DM); channel mentions are answered in their
+thread with native streaming (chat.startStream / appendStream / stopStream). Figures are
+per path.
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ def visible_text_at(slack: FakeSlack, turn: Turn) -> float | None:
 
 
 def reply_done(slack: FakeSlack, channel: str, thread: str | None, tag: str) -> bool:
-    return any(
-        f"end-{tag}" in m.text and not m.streaming for m in slack.bot_messages(channel, thread)
-    )
+    # a DM's replies are at top level (inline) or in the thread under each message
+    shown = slack.bot_messages(channel, thread) if thread else slack.bot_messages_anywhere(channel)
+    return any(f"end-{tag}" in m.text and not m.streaming for m in shown)
 
 
 Say = Callable[[str, str | None], Awaitable[str]]  # (text, thread) -> the user's message ts

@@ -49,9 +49,9 @@ class Bot:
 
 
 async def start_bot(
-    slack: FakeSlack, engine: ScriptedEngine
+    slack: FakeSlack, engine: ScriptedEngine, **settings: Any
 ) -> tuple[SlackAdapter, web.AppRunner, str]:
-    adapter = SlackAdapter(settings_for(slack), engine, timing=FAST)
+    adapter = SlackAdapter(settings_for(slack, **settings), engine, timing=FAST)
     await adapter.start()
     app = web.Application()
     app.add_routes(adapter.http_routes())
@@ -61,6 +61,12 @@ async def start_bot(
 
 @pytest.fixture
 def slack_options() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def bot_settings() -> dict[str, Any]:
+    """Settings overrides for the `bot` fixture (parametrize it to change them)."""
     return {}
 
 
@@ -78,8 +84,10 @@ async def engine() -> AsyncIterator[ScriptedEngine]:
 
 
 @pytest.fixture
-async def bot(slack: FakeSlack, engine: ScriptedEngine) -> AsyncIterator[Bot]:
-    adapter, runner, url = await start_bot(slack, engine)
+async def bot(
+    slack: FakeSlack, engine: ScriptedEngine, bot_settings: dict[str, Any]
+) -> AsyncIterator[Bot]:
+    adapter, runner, url = await start_bot(slack, engine, **bot_settings)
     try:
         yield Bot(slack, engine, adapter, url)
     finally:

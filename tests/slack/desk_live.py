@@ -60,7 +60,8 @@ class Desk:
         assert await self.slack.send_interaction(self.url, payload) == 200
 
     def with_button(self, channel: str, action_id: str) -> list[FakeMessage]:
-        return [m for m in self.slack.bot_messages(channel) if action_id in action_ids(m)]
+        shown = self.slack.bot_messages_anywhere(channel)  # a DM's reply threads included
+        return [m for m in shown if action_id in action_ids(m)]
 
 
 def action_ids(message: FakeMessage) -> list[str]:

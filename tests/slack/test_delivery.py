@@ -35,11 +35,11 @@ async def test_a_retried_event_gets_one_answer(bot: Bot) -> None:
     assert await bot.send(payload, retry_num=1, retry_reason="http_timeout") == 200
     other_id = bot.slack.envelope(payload["event"])  # redelivered under a new event_id
     assert await bot.send(other_id, retry_num=2) == 200
-    await bot.slack.wait_for(lambda: bot.slack.bot_messages("D_ALICE"))
+    await bot.slack.wait_for(lambda: bot.slack.bot_messages_anywhere("D_ALICE"))
     await bot.engine.idle()
-    assert {i.event_id for i in bot.engine.submitted} == {payload["event"]["client_msg_id"]}
+    assert {i.event_id for i in bot.engine.submitted} == {f"im:D_ALICE:{payload['event']['ts']}"}
     assert len(bot.engine.accepted) == 1
-    assert len(bot.slack.bot_messages("D_ALICE")) == 1
+    assert len(bot.slack.bot_messages_anywhere("D_ALICE")) == 1
 
 
 @pytest.mark.parametrize("slack_options", [{"stream_window_s": 0.3}])
@@ -100,7 +100,8 @@ async def test_429_on_append_is_retried_after_retry_after(bot: Bot) -> None:
     assert retried.ok and retried.at - limited[0].at >= 1.0
 
 
-async def test_long_dm_reply_split_under_the_message_limit(bot: Bot) -> None:
+@pytest.mark.parametrize("bot_settings", [{"slack_dm_replies": "inline"}])
+async def test_long_inline_dm_reply_split_under_the_message_limit(bot: Bot) -> None:
     reply = LOREM * 150  # ~9,600 characters
     bot.engine.script = streamed(reply, pieces=3)
     await bot.send(bot.slack.dm("tell me everything"))
@@ -150,7 +151,7 @@ async def test_a_refused_markdown_text_is_re_sent_as_mrkdwn_text(
     slack: FakeSlack, llm_server: FakeLLMServer, db_url: str
 ) -> None:
     llm_server.enqueue(MARKDOWN_REPLY)
-    async with live_bot(slack, llm_server, db_url) as live:
+    async with live_bot(slack, llm_server, db_url, slack_dm_replies="inline") as live:
         assert await slack.send_event(live.url, slack.dm("where do I reset it?")) == 200
         await slack.wait_for(lambda: slack.bot_messages("D_ALICE"), timeout=10)
         await live.core.engine.idle()
@@ -168,7 +169,7 @@ async def test_a_failed_post_is_kept_and_delivered_once_after_a_restart(
 ) -> None:
     llm_server.enqueue(MARKDOWN_REPLY)
     slack.inject("chat.postMessage", error="internal_error", times=10**6)
-    async with live_bot(slack, llm_server, db_url) as live:
+    async with live_bot(slack, llm_server, db_url, slack_dm_replies="inline") as live:
         assert await slack.send_event(live.url, slack.dm("where do I reset it?")) == 200
 
         async def kept() -> bool:
@@ -179,7 +180,7 @@ async def test_a_failed_post_is_kept_and_delivered_once_after_a_restart(
         assert slack.bot_messages("D_ALICE") == []
     slack.inject_clear("chat.postMessage")  # Slack is back; the bot restarts
 
-    async with live_bot(slack, llm_server, db_url) as live:
+    async with live_bot(slack, llm_server, db_url, slack_dm_replies="inline") as live:
         await slack.wait_for(lambda: slack.bot_messages("D_ALICE"), timeout=20)
 
         async def delivered() -> bool:

@@ -35,26 +35,32 @@ async def stored_replies(live: Live, key: ConversationKey) -> list[str]:
     return [m.text for m in history if m.role is Role.ASSISTANT]
 
 
-async def test_dm_question_answered_by_streaming(live: Live) -> None:
-    live.llm.enqueue(Answer(text=REPLY, token_delay=0.02))
-    assert (
-        await live.slack.send_event(live.url, live.slack.dm("How do I reset my password?")) == 200
-    )
-    await live.slack.wait_for(
-        lambda: [m.text for m in live.slack.bot_messages("D_ALICE")] == [REPLY], timeout=10
-    )
-    # a top-level DM grows by edits while the model writes
-    texts = [c.params.get("markdown_text", "") for c in live.slack.calls_to("chat.update")]
-    assert len(texts) >= 2 and texts[0] != REPLY and REPLY.startswith(texts[0])
-    key = ConversationKey.user_in_chat(Platform.SLACK, "D_ALICE", "U_ALICE")
+async def test_inline_dm_question_answered_by_edits(
+    slack: FakeSlack, llm_server: FakeLLMServer, db_url: str
+) -> None:
+    async with live_bot(slack, llm_server, db_url, slack_dm_replies="inline") as live:
+        live.llm.enqueue(Answer(text=REPLY, token_delay=0.02))
+        payload = live.slack.dm("How do I reset my password?")
+        assert await live.slack.send_event(live.url, payload) == 200
+        await live.slack.wait_for(
+            lambda: [m.text for m in live.slack.bot_messages("D_ALICE")] == [REPLY], timeout=10
+        )
+        # an inline top-level DM grows by edits while the model writes
+        texts = [c.params.get("markdown_text", "") for c in live.slack.calls_to("chat.update")]
+        assert len(texts) >= 2 and texts[0] != REPLY and REPLY.startswith(texts[0])
+        assert not live.slack.calls_to("chat.startStream")
+        key = ConversationKey.user_in_chat(Platform.SLACK, "D_ALICE", "U_ALICE")
 
-    async def stored() -> bool:
-        return REPLY in await stored_replies(live, key)
+        async def stored() -> bool:
+            return REPLY in await stored_replies(live, key)
 
-    await eventually(stored)
-    request = live.llm.requests[-1]
-    assert request["stream"] is True
-    assert request["messages"][-1] == {"role": "user", "content": "How do I reset my password?"}
+        await eventually(stored)
+        request = live.llm.requests[-1]
+        assert request["stream"] is True
+        assert request["messages"][-1] == {
+            "role": "user",
+            "content": "How do I reset my password?",
+        }
 
 
 async def test_assistant_thread_dm_streamed_natively(live: Live) -> None:
@@ -102,7 +108,7 @@ async def test_forged_signature_is_refused_and_nothing_is_stored(live: Live) -> 
     assert (forged, stale) == (401, 401)
     await live.core.engine.idle()
     assert await live.core.store.list_conversations() == []
-    assert live.llm.requests == [] and live.slack.bot_messages("D_ALICE") == []
+    assert live.llm.requests == [] and live.slack.bot_messages_anywhere("D_ALICE") == []
 
 
 async def test_a_retried_event_is_answered_once(live: Live) -> None:
@@ -113,7 +119,8 @@ async def test_a_retried_event_is_answered_once(live: Live) -> None:
     redelivered = live.slack.envelope(payload["event"])  # the same message, a new event_id
     assert await live.slack.send_event(live.url, redelivered, retry_num=2) == 200
     await live.slack.wait_for(
-        lambda: [m.text for m in live.slack.bot_messages("D_ALICE")] == [REPLY], timeout=10
+        lambda: [m.text for m in live.slack.bot_messages_anywhere("D_ALICE")] == [REPLY],
+        timeout=10,
     )
     await live.core.engine.idle()
     assert len(live.llm.requests) == 1

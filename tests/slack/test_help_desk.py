@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain import Button, Buttons, ConversationKey, InputKind, Platform
 from tests.slack.conftest import Bot, until
 
 
-async def test_dm_question_answered_with_edits_at_top_level(bot: Bot) -> None:
+async def test_dm_question_streamed_in_a_thread_under_it(bot: Bot) -> None:
+    payload = bot.slack.dm("How do I reset my password?")
+    assert await bot.send(payload) == 200
+    ts = payload["event"]["ts"]
+
+    await bot.slack.wait_for(
+        lambda: (
+            [(m.text, m.streaming) for m in bot.slack.bot_messages("D_ALICE", ts)]
+            == [("Hello, world.", False)]
+        )
+    )
+    assert bot.slack.bot_messages("D_ALICE") == []  # nothing in the DM's main view
+    incoming = bot.engine.submitted[0]
+    assert incoming.key == ConversationKey.user_in_chat(Platform.SLACK, "D_ALICE", "U_ALICE")
+    assert incoming.user.platform_user_id == "U_ALICE"
+    assert incoming.text == "How do I reset my password?"
+    assert incoming.start is not None and incoming.start.flow == "support"
+    assert incoming.event_id == f"im:D_ALICE:{ts}"
+    [start] = bot.slack.calls_to("chat.startStream")
+    assert start.params["thread_ts"] == ts
+    assert not bot.slack.calls_to("chat.update") and not bot.slack.calls_to("chat.postMessage")
+    # the sign of work is the thread's status line, cleared by the reply
+    assert bot.slack.assistant_thread("D_ALICE", ts).statuses[0] == "is thinking..."
+
+
+@pytest.mark.parametrize("bot_settings", [{"slack_dm_replies": "inline"}])
+async def test_inline_dm_question_answered_with_edits_at_top_level(bot: Bot) -> None:
     payload = bot.slack.dm("How do I reset my password?")
     assert await bot.send(payload) == 200
 
@@ -14,12 +42,7 @@ async def test_dm_question_answered_with_edits_at_top_level(bot: Bot) -> None:
         lambda: [m for m in bot.slack.bot_messages("D_ALICE") if m.text == "Hello, world."]
     )
     assert len(replies) == 1 and replies[0].thread_ts is None
-    incoming = bot.engine.submitted[0]
-    assert incoming.key == ConversationKey.user_in_chat(Platform.SLACK, "D_ALICE", "U_ALICE")
-    assert incoming.user.platform_user_id == "U_ALICE"
-    assert incoming.text == "How do I reset my password?"
-    assert incoming.start is not None and incoming.start.flow == "support"
-    assert incoming.event_id == payload["event"]["client_msg_id"]
+    assert bot.slack.bot_messages_anywhere("D_ALICE") == replies
     # top-level DMs have no thread to stream into: postMessage, then chat.update
     assert not bot.slack.calls_to("chat.startStream")
     assert bot.slack.calls_to("chat.postMessage")
@@ -101,8 +124,10 @@ async def test_button_tap_becomes_an_action(bot: Bot) -> None:
             "Did that help?", (Button("Yes", "helped", "yes"), Button("No", "not_helped", "no"))
         )
     ]
-    assert await bot.send(bot.slack.dm("hi")) == 200
-    [message] = await bot.slack.wait_for(lambda: bot.slack.bot_messages("D_ALICE"))
+    asked = bot.slack.dm("hi")
+    assert await bot.send(asked) == 200
+    [message] = await bot.slack.wait_for(lambda: bot.slack.bot_messages_anywhere("D_ALICE"))
+    assert message.thread_ts == asked["event"]["ts"]  # in the reply thread
     actions = message.blocks[-1]["elements"]
     assert [a["action_id"] for a in actions] == ["flow:helped", "flow:not_helped"]
 

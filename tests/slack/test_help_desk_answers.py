@@ -55,6 +55,8 @@ async def desk(slack: FakeSlack, llm_server: FakeLLMServer, db_url: str) -> Asyn
 
 
 def texts_in(desk: Desk, channel: str, thread_ts: str | None = None) -> list[str]:
+    if thread_ts is None and channel.startswith("D"):  # a DM: inline or in reply threads
+        return [m.text for m in desk.slack.bot_messages_anywhere(channel)]
     return [m.text for m in desk.slack.bot_messages(channel, thread_ts)]
 
 
@@ -127,17 +129,30 @@ async def test_a_near_miss_is_not_pinned(desk: Desk) -> None:
     assert len(desk.llm.requests) == 1
 
 
+async def test_the_inline_placeholder_comes_before_the_first_token(
+    slack: FakeSlack, llm_server: FakeLLMServer, db_url: str
+) -> None:
+    async with desk_bot(slack, llm_server, db_url, slack_dm_replies="inline") as desk:
+        desk.llm.enqueue(Answer(text=REPLY, ttft=0.5))
+        await desk.dm("How do I reset my password?")
+        await desk.until(lambda: REPLY in texts_in(desk, "D_ALICE"))
+        calls = [c for c in desk.slack.calls if c.params.get("channel") == "D_ALICE"]
+        first = calls[0]
+        assert first.method == "chat.postMessage"
+        assert first.params["markdown_text"] == text("slack_placeholder")
+        # the placeholder became the reply: one message, not two
+        assert desk.slack.bot_messages("D_ALICE")[0].text == REPLY
+        assert all(c.method == "chat.update" for c in calls[1:] if REPLY[:10] in str(c.params))
+
+
 async def test_the_sign_of_work_comes_before_the_first_token(desk: Desk) -> None:
     desk.llm.enqueue(Answer(text=REPLY, ttft=0.5))
-    await desk.dm("How do I reset my password?")
-    await desk.until(lambda: REPLY in texts_in(desk, "D_ALICE"))
-    calls = [c for c in desk.slack.calls if c.params.get("channel") == "D_ALICE"]
-    first = calls[0]
-    assert first.method == "chat.postMessage"
-    assert first.params["markdown_text"] == text("slack_placeholder")
-    # the placeholder became the reply: one message, not two
-    assert texts_in(desk, "D_ALICE")[0] == REPLY
-    assert all(c.method == "chat.update" for c in calls[1:] if REPLY[:10] in str(c.params))
+    payload = await desk.dm("How do I reset my password?")
+    ts = payload["event"]["ts"]
+    await desk.until(lambda: REPLY in texts_in(desk, "D_ALICE", ts))
+    in_dm = [c.method for c in desk.slack.calls if c.params.get("thread_ts") == ts]
+    assert in_dm.index("assistant.threads.setStatus") < in_dm.index("chat.startStream")
+    assert desk.slack.assistant_thread("D_ALICE", ts).statuses[0] == "is thinking..."
 
     desk.llm.enqueue(Answer(text=REPLY, ttft=0.5))
     _, mention = desk.slack.mention("is the VPN down?")

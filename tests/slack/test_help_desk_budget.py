@@ -38,10 +38,10 @@ def test_interim_edits_leave_a_reserve_for_final_ones() -> None:
     assert budget.take_final()
 
 
-async def test_many_dm_replies_stay_inside_the_update_limit(slack: FakeSlack) -> None:
+async def test_many_inline_dm_replies_stay_inside_the_update_limit(slack: FakeSlack) -> None:
     slack.set_rate_limit("chat.update", 6, 60.0)  # a tight workspace: six edits a minute
     engine = ScriptedEngine(streamed(REPLY, pieces=12, pause_s=0.05))
-    adapter, runner, url = await start_bot(slack, engine)
+    adapter, runner, url = await start_bot(slack, engine, slack_dm_replies="inline")
     adapter.renderer.budget = EditBudget(per_minute=5, burst=5, reserve=2)
     try:
         people = [f"U_E{n}" for n in range(8)]

@@ -23,7 +23,7 @@ async def test_socket_mode_event_is_acked_and_answered(
         ack = await slack.send_socket_event(payload)
         assert ack["envelope_id"]
         await slack.wait_for(
-            lambda: [m for m in slack.bot_messages("D_ALICE") if m.text == "Hello, world."]
+            lambda: [m for m in slack.bot_messages_anywhere("D_ALICE") if m.text == "Hello, world."]
         )
         assert [i.text for i in engine.submitted] == ["hi over the socket"]
         assert slack.calls_to("apps.connections.open")

@@ -204,6 +204,15 @@ class FakeSlack:
     def bot_messages(self, channel: str, thread_ts: str | None = None) -> list[FakeMessage]:
         return [m for m in self.messages(channel, thread_ts) if m.bot_id == self.bot_id]
 
+    def bot_messages_anywhere(self, channel: str) -> list[FakeMessage]:
+        """The bot's messages in `channel`, at top level and in every thread, oldest first
+        (a DM answered inline or in the thread under each message)."""
+        return [
+            m
+            for m in self.workspace.messages
+            if m.channel == channel and m.bot_id == self.bot_id and m.ephemeral_for is None
+        ]
+
     def assistant_thread(self, channel: str, thread_ts: str) -> AssistantThread:
         return self.workspace.thread(channel, thread_ts)
 
