@@ -19,9 +19,10 @@ from bot.store.api import (
     ConversationRecord,
     MessageRecord,
     MessageStatus,
+    UserRecord,
 )
 from bot.store.models import Conversation, Message, ProcessedEvent, User
-from bot.store.records import conversation_record, message_record
+from bot.store.records import conversation_record, message_record, user_record
 
 _C = cast(Table, Conversation.__table__)
 _M = cast(Table, Message.__table__)
@@ -48,6 +49,7 @@ _PENDING = (
     )
     .order_by(_M.c.id)
 )
+_USER = select(_U).where(_U.c.id == bindparam("id"))
 _KNOWN_USER = select(_U.c.id, _U.c.display_name, _U.c.locale).where(
     _U.c.platform == bindparam("platform"), _U.c.platform_user_id == bindparam("user")
 )
@@ -85,3 +87,10 @@ async def known_user(engine: AsyncEngine, platform: str, user: str) -> tuple[int
     """(id, display name, locale) of a stored person, or (0, "", None) when unknown."""
     row = await _first(engine, _KNOWN_USER, {"platform": platform, "user": user})
     return (int(row[0]), str(row[1]), row[2]) if row is not None else (0, "", None)
+
+
+async def user(engine: AsyncEngine, user_id: int) -> UserRecord:
+    row = await _first(engine, _USER, {"id": user_id})
+    if row is None:
+        raise LookupError(f"no users row with id {user_id}")
+    return user_record(row)
