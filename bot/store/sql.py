@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
 from bot.store import connect, hot, writes
 from bot.store.api import (
-    OPEN_STATUSES,
     AuditRecord,
     ConversationRecord,
     ConversationStatus,
@@ -251,19 +250,10 @@ class SqlStore(OutboxQueries):
     async def pending_messages(self, conversation_id: int) -> list[MessageRecord]:
         return await hot.pending_messages(self._read_engine, conversation_id)
 
-    async def conversations_with_pending(self) -> list[int]:
-        query = (
-            select(Message.conversation_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(
-                Message.status == MessageStatus.PENDING.value,
-                Conversation.status.in_([s.value for s in OPEN_STATUSES]),
-            )
-            .distinct()
-            .order_by(Message.conversation_id)
-        )
-        async with self._reads() as session:
-            return list((await session.scalars(query)).all())
+    async def conversations_with_pending(
+        self, *, stored_before: datetime | None = None
+    ) -> list[int]:
+        return await hot.conversations_with_pending(self._read_engine, stored_before)
 
     async def history(self, conversation_id: int) -> list[MessageRecord]:
         query = (
