@@ -58,7 +58,7 @@ class OutboxQueries:
     _sessions: async_sessionmaker[AsyncSession]
     _reads: async_sessionmaker[AsyncSession]
     _read_engine: AsyncEngine
-    _write: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+    _write_one: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
     async def pending_deliveries(self, conversation_id: int) -> list[OutboxRecord]:
         async with self._read_engine.connect() as connection:
@@ -76,7 +76,7 @@ class OutboxQueries:
             return list((await session.scalars(query)).all())
 
     async def mark_delivered(self, outbox_id: int) -> None:
-        async with self._write() as connection:
+        async with self._write_one() as connection:
             await connection.execute(_DELIVERED, {"b_id": outbox_id, "now": utcnow()})
 
     async def mark_delivery_failed(
@@ -90,7 +90,7 @@ class OutboxQueries:
         }
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
-        async with self._write() as connection:
+        async with self._write_one() as connection:
             await connection.execute(update(_O).where(_O.c.id == outbox_id).values(**values))
 
     async def delivery_counts(self) -> dict[DeliveryState, int]:

@@ -93,11 +93,15 @@ class SqlStore(OutboxQueries):
             else self._engine
         )
         self._reads = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # A write of one statement (a new person, a new conversation, a delivery marked) is
+        # atomic by itself: on PostgreSQL it needs no BEGIN and COMMIT round trips.
+        self._write_one = self._write
         if not self._is_sqlite:
             # The hot reads (one statement each) in autocommit: no BEGIN and ROLLBACK round
             # trips around every SELECT. Under READ COMMITTED a statement sees the same
             # snapshot either way. Same pool, same bound.
-            self._read_engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._read_engine, self._write_one = autocommit, autocommit.begin
         self._lock_engine = (
             None if self._is_sqlite else connect.create_engine(self._url, schema, for_locks=True)
         )
@@ -140,7 +144,7 @@ class SqlStore(OutboxQueries):
         stored = bool(known)
         for _ in range(2):  # a concurrent insert of the same person: update theirs
             try:
-                async with self._write() as connection:
+                async with self._write_one() as connection:
                     if stored and (found := await writes.update_user(connection, user)):
                         return found
                     return await writes.insert_user(connection, user, utcnow())
@@ -180,7 +184,8 @@ class SqlStore(OutboxQueries):
     async def _create_conversation(
         self, key: ConversationKey, user_id: int | None, flow: str, state: JSON, supersede: bool
     ) -> ConversationRecord:
-        async with self._write() as connection:
+        # Superseding is a second statement: then a transaction of its own.
+        async with (self._write if supersede else self._write_one)() as connection:
             return await writes.create_conversation(
                 connection, key, user_id, flow, state, supersede
             )
@@ -191,7 +196,7 @@ class SqlStore(OutboxQueries):
     async def set_conversation_status(
         self, conversation_id: int, status: ConversationStatus
     ) -> None:
-        async with self._write() as connection:
+        async with self._write_one() as connection:
             await writes.set_conversation_status(connection, conversation_id, status)
 
     async def list_conversations(
@@ -244,7 +249,7 @@ class SqlStore(OutboxQueries):
             return None
 
     async def mark_message(self, message_id: int, status: MessageStatus) -> None:
-        async with self._write() as connection:
+        async with self._write_one() as connection:
             await writes.mark_message(connection, message_id, status)
 
     async def pending_messages(self, conversation_id: int) -> list[MessageRecord]:

@@ -29,7 +29,8 @@ _SAVE_CONVERSATION = (
     .where(_C.c.id == bindparam("b_conversation_id"))
     .values(state=bindparam("b_state"), status=bindparam("b_status"), updated_at=bindparam("now"))
 )
-# One row per reply in one statement; the ids come back in the order the replies were given.
+_INSERT_REPLY = insert(_M).returning(_M.c.id)
+# Several replies in one statement; the ids come back in the order the replies were given.
 _INSERT_REPLIES = insert(_M).returning(_M.c.id, sort_by_parameter_order=True)
 _INSERT_OUTBOX = insert(_O)
 _MARK = (
@@ -100,8 +101,10 @@ async def write_turn(connection: AsyncConnection, turn: TurnCommit) -> int | Non
 
 async def _write_replies(connection: AsyncConnection, turn: TurnCommit, now: datetime) -> None:
     rows = [_reply_values(turn.conversation_id, reply, now) for reply in turn.replies]
-    result = await connection.execute(_INSERT_REPLIES, rows)
-    ids = [int(row[0]) for row in result]
+    if len(rows) == 1:  # the usual turn: a plain INSERT ... RETURNING, not an executemany
+        ids = [int((await connection.execute(_INSERT_REPLY, rows[0])).scalar_one())]
+    else:
+        ids = [int(row[0]) for row in await connection.execute(_INSERT_REPLIES, rows)]
     delivered = turn.delivered
     outbox = [
         {
@@ -119,7 +122,7 @@ async def _write_replies(connection: AsyncConnection, turn: TurnCommit, now: dat
         if reply.delivery is not None
     ]
     if outbox:
-        await connection.execute(_INSERT_OUTBOX, outbox)
+        await connection.execute(_INSERT_OUTBOX, outbox[0] if len(outbox) == 1 else outbox)
 
 
 def _reply_values(conversation_id: int, reply: NewReply, now: datetime) -> dict[str, Any]:
