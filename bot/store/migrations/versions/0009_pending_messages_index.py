@@ -4,8 +4,8 @@ Every process asks every few seconds which conversations have a message pending 
 than the grace period (bot.engine.Engine.retry). Without an index that touched every
 message ever stored; this one holds only the pending rows, ordered by created_at.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
