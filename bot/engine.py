@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot import crashpoints, metrics
 from bot.commands import (
@@ -79,6 +80,9 @@ class EngineOptions:
     max_tokens: int = 512
     temperature: float = 0.3
     retry_interval_s: float = 5.0  # how often saved messages are retried during an outage
+    # The retry loop takes a message stored by another process only once it has waited this
+    # long: a live process answers its own (see Engine.retry).
+    retry_grace_s: float = 60.0
     require_invitation: bool = False
     retake_after_days: int = 180  # one interview per candidate and role within this window
     evaluation_samples: int = 1
@@ -100,8 +104,10 @@ class Engine:
         exporter: Exporter | None = None,
         voice: VoiceStep | None = None,
         documents: DocumentStep | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store, self.llm, self.prompts, self.flows = store, llm, prompts, flows
+        self._clock = clock  # what the retry loop's grace is measured by (tests set it)
         self.exporter = exporter
         self.voice = voice  # adapters register their AudioSource on it
         # Résumés need nothing but the platform's download: adapters register theirs on it.
@@ -114,6 +120,8 @@ class Engine:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._receipts: dict[int, set[int]] = {}  # conversation id -> messages with waiters
+        self._unavailable: set[int] = set()  # conversations waiting for the backend
         # A failed worker is retried later and later (bot.retry), never at once in a loop.
         self._backoff = Backoff(cap_s=max(30.0, self.options.retry_interval_s))
         self._failures = FailureLog(log)
@@ -162,6 +170,7 @@ class Engine:
             return Receipt(accepted=accepted)
         done = asyncio.get_running_loop().create_future()
         self._waiters[message.id] = done
+        self._receipts.setdefault(message.conversation_id, set()).add(message.id)
         self.kick(message.conversation_id)
         return Receipt(True, message.conversation_id, message.id, done)
 
@@ -213,13 +222,34 @@ class Engine:
 
     async def resume(self) -> None:
         """Kick every conversation with a message to answer or a reply due for delivery
-        (not those whose worker runs: it reads them anyway, re-reading would be waste)."""
-        due = await self.store.conversations_with_due_deliveries(utcnow())
-        for conversation_id in [*await self.store.conversations_with_pending(), *due]:
-            worker = self._workers.get(conversation_id)
-            if worker is None or worker.done():
-                self.kick(conversation_id)
+        (not those whose worker runs: it reads them anyway, re-reading would be waste).
+        At start-up: whatever was pending before a restart, whoever stored it."""
+        await self._kick_stored(None)
+
+    async def retry(self) -> None:
+        """One round of the retry loop: this process's conversations that wait for the
+        backend, replies due for delivery, and messages pending longer than
+        `retry_grace_s`. A live process answers the messages it stored itself (it kicked
+        them as they came, and a backlog drains at its own pace); taking them from it
+        would only queue behind its locks. A process that died left its messages pending:
+        the others take them after the grace (or it does itself at its restart)."""
+        waiting, self._unavailable = self._unavailable, set()
+        for conversation_id in waiting:
+            self._kick_idle(conversation_id)
+        grace = timedelta(seconds=self.options.retry_grace_s)
+        await self._kick_stored(self._clock() - grace)
+
+    async def _kick_stored(self, stored_before: datetime | None) -> None:
+        due = await self.store.conversations_with_due_deliveries(self._clock())
+        pending = await self.store.conversations_with_pending(stored_before=stored_before)
+        for conversation_id in [*pending, *due]:
+            self._kick_idle(conversation_id)
         await self._outbox.refresh_gauges()
+
+    def _kick_idle(self, conversation_id: int) -> None:
+        worker = self._workers.get(conversation_id)
+        if worker is None or worker.done():
+            self.kick(conversation_id)
 
     async def idle(self) -> None:
         """Wait until no turn is running (tests, the terminal at end of input)."""
@@ -301,7 +331,14 @@ class Engine:
                     self._dirty.discard(conversation_id)
                     for message in await self.store.pending_messages(conversation_id):
                         if not await self._turn(conversation_id, message):
-                            return  # the backend is down: the retry loop comes back
+                            # the backend is down: the retry loop comes back
+                            self._unavailable.add(conversation_id)
+                            return
+                # Every message this process stored here was read since (its kick made the
+                # loop read again): those not among the pending were answered by another
+                # process; their receipts say so too.
+                for message_id in self._receipts.pop(conversation_id, ()):
+                    self._resolve(message_id)
             self._backoff.succeeded(conversation_id)
         except Exception:  # noqa: BLE001 - logged, rate-limited, by self._failures
             delay = self._backoff.failed(conversation_id)
@@ -517,7 +554,7 @@ class Engine:
         while True:
             await asyncio.sleep(delay)
             try:
-                await self.resume()
+                await self.retry()
             except Exception:  # noqa: BLE001 - logged, rate-limited, by self._failures
                 delay = max(self.options.retry_interval_s, self._backoff.failed("resume"))
                 self._failures.failure("retrying saved messages failed; next in %.1f s", delay)

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.app import default_flows
@@ -22,6 +23,7 @@ from bot.domain import (
     TextDelta,
     TextDone,
     UserRef,
+    utcnow,
 )
 from bot.engine import Engine, EngineOptions
 from bot.export import export_user_data
@@ -130,6 +132,7 @@ async def harness(
     llm: OpenAICompatibleLLM | None = None,
     flows: Callable[[SqlStore], FlowRegistry] | None = None,
     voice: VoiceStep | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> AsyncIterator[Harness]:
     """`llm` replaces the test client built from `llm_url` (the caller then closes it);
     `flows` builds the flows from the store (the help desk's), instead of the defaults."""
@@ -145,6 +148,7 @@ async def harness(
         options or EngineOptions(retry_interval_s=retry_interval_s),
         exporter=lambda user_id: export_user_data(store, user_id),
         voice=voice,
+        clock=clock,
     )
     seen = Recorder()
     engine.attach(Platform.CONSOLE, seen)

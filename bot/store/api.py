@@ -239,7 +239,10 @@ class Store(Protocol):
 
     async def pending_messages(self, conversation_id: int) -> list[MessageRecord]: ...
 
-    async def conversations_with_pending(self) -> list[int]: ...
+    async def conversations_with_pending(
+        self, *, stored_before: datetime | None = None
+    ) -> list[int]:
+        """Open conversations with a PENDING message (stored before `stored_before`)."""
 
     async def history(self, conversation_id: int) -> list[MessageRecord]:
         """Answered user messages and sent replies, oldest first."""

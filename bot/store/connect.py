@@ -26,6 +26,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -192,6 +193,7 @@ class SerialWrites(async_sessionmaker[AsyncSession]):
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, expire_on_commit=False)
+        self._write_engine = engine
         self._turn = asyncio.Lock()
 
     @asynccontextmanager
@@ -201,3 +203,10 @@ class SerialWrites(async_sessionmaker[AsyncSession]):
 
     def begin(self) -> Any:
         return self._serial()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a plain connection (SQLAlchemy Core), in the same queue
+        as the sessions' `begin()`."""
+        async with self._turn, self._write_engine.begin() as connection:
+            yield connection

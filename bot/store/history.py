@@ -7,8 +7,10 @@ Rejected input (too long, empty, binary, rate-limited) and taps on commands neve
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import cast
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import InputKind
 from bot.store.api import MessageRecord, MessageStatus, Role
@@ -17,34 +19,32 @@ from bot.store.models import Message
 PROMPT_KINDS = (InputKind.TEXT.value, InputKind.ACTION.value)  # user input a prompt may hold
 SOURCES_KIND = "sources"  # a reply listing cited documents: delivered, never a prompt's history
 
+_M = cast(Table, Message.__table__)
+# Plain columns on a plain connection, built once: this runs every turn.
+_RECENT = (
+    select(_M.c.id, _M.c.role, _M.c.kind, _M.c.text, _M.c.status, _M.c.created_at, _M.c.action_id)
+    .where(
+        _M.c.conversation_id == bindparam("conversation_id"),
+        (
+            (_M.c.role == Role.USER.value)
+            & (_M.c.status == MessageStatus.ANSWERED.value)
+            & _M.c.kind.in_(PROMPT_KINDS)
+        )
+        | ((_M.c.role == Role.ASSISTANT.value) & (_M.c.kind != SOURCES_KIND)),
+    )
+    .order_by(_M.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
 
 async def recent_history(
-    session: AsyncSession, conversation_id: int, limit: int
+    engine: AsyncEngine, conversation_id: int, limit: int
 ) -> list[MessageRecord]:
-    query = (
-        # plain columns, not ORM objects: this runs every turn
-        select(
-            Message.id,
-            Message.role,
-            Message.kind,
-            Message.text,
-            Message.status,
-            Message.created_at,
-            Message.action_id,
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            _RECENT, {"conversation_id": conversation_id, "limit": limit}
         )
-        .where(
-            Message.conversation_id == conversation_id,
-            (
-                (Message.role == Role.USER.value)
-                & (Message.status == MessageStatus.ANSWERED.value)
-                & Message.kind.in_(PROMPT_KINDS)
-            )
-            | ((Message.role == Role.ASSISTANT.value) & (Message.kind != SOURCES_KIND)),
-        )
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    rows = list(await session.execute(query))
+        rows = list(result)
     return [
         MessageRecord(
             row.id,

@@ -9,9 +9,10 @@ so `bot.store.records` builds the records from either.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.api import (
@@ -19,9 +20,10 @@ from bot.store.api import (
     ConversationRecord,
     MessageRecord,
     MessageStatus,
+    UserRecord,
 )
 from bot.store.models import Conversation, Message, ProcessedEvent, User
-from bot.store.records import conversation_record, message_record
+from bot.store.records import conversation_record, message_record, user_record
 
 _C = cast(Table, Conversation.__table__)
 _M = cast(Table, Message.__table__)
@@ -48,6 +50,19 @@ _PENDING = (
     )
     .order_by(_M.c.id)
 )
+# The retry loop's question, every few seconds in every process. The status is a literal,
+# not a parameter, so that both databases match it to the partial index of pending
+# messages by created_at (migration 0008): the pending rows are read, never the table.
+_IS_PENDING = _M.c.status == literal_column(f"'{MessageStatus.PENDING.value}'")
+_WITH_PENDING = (
+    select(_M.c.conversation_id)
+    .join(_C, _C.c.id == _M.c.conversation_id)
+    .where(_IS_PENDING, _C.c.status.in_([s.value for s in OPEN_STATUSES]))
+    .distinct()
+    .order_by(_M.c.conversation_id)
+)
+_WITH_PENDING_BEFORE = _WITH_PENDING.where(_M.c.created_at < bindparam("before"))
+_USER = select(_U).where(_U.c.id == bindparam("id"))
 _KNOWN_USER = select(_U.c.id, _U.c.display_name, _U.c.locale).where(
     _U.c.platform == bindparam("platform"), _U.c.platform_user_id == bindparam("user")
 )
@@ -85,3 +100,18 @@ async def known_user(engine: AsyncEngine, platform: str, user: str) -> tuple[int
     """(id, display name, locale) of a stored person, or (0, "", None) when unknown."""
     row = await _first(engine, _KNOWN_USER, {"platform": platform, "user": user})
     return (int(row[0]), str(row[1]), row[2]) if row is not None else (0, "", None)
+
+
+async def user(engine: AsyncEngine, user_id: int) -> UserRecord:
+    row = await _first(engine, _USER, {"id": user_id})
+    if row is None:
+        raise LookupError(f"no users row with id {user_id}")
+    return user_record(row)
+
+
+async def conversations_with_pending(engine: AsyncEngine, before: datetime | None) -> list[int]:
+    """Open conversations with a message pending (stored before `before`), by id."""
+    statement = _WITH_PENDING if before is None else _WITH_PENDING_BEFORE
+    async with engine.connect() as connection:
+        result = await connection.execute(statement, {"before": before})
+        return [int(row[0]) for row in result]

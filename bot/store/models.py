@@ -109,6 +109,13 @@ class Message(Base):
     __table_args__ = (
         sa.Index(None, "conversation_id", "status"),
         sa.Index(None, "conversation_id", "id"),  # a conversation's newest messages (0002)
+        # The pending messages by age, for the retry loop's grace period (0008).
+        sa.Index(
+            "ix_messages_pending_created_at",
+            "created_at",
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,10 +5,13 @@ Mixed into `SqlStore`; each method is one short transaction like the rest of the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain import utcnow
 from bot.store.api import DeliveryState, OutboxRecord
@@ -28,21 +31,39 @@ def outbox_record(row: Outbox) -> OutboxRecord:
     )
 
 
+_O = cast(Table, Outbox.__table__)
+# Every turn with an outbox reads its pending replies and marks each delivered: Core
+# statements built once (bot/store/hot.py says why).
+_PENDING = (
+    select(_O)
+    .where(
+        _O.c.conversation_id == bindparam("b_conversation_id"),
+        _O.c.state == DeliveryState.PENDING.value,
+    )
+    .order_by(_O.c.id)
+)
+_DELIVERED = (
+    update(_O)
+    .where(_O.c.id == bindparam("b_id"))
+    .values(
+        state=DeliveryState.DELIVERED.value,
+        attempts=_O.c.attempts + 1,
+        delivered_at=bindparam("now"),
+        last_error="",
+    )
+)
+
+
 class OutboxQueries:
     _sessions: async_sessionmaker[AsyncSession]
     _reads: async_sessionmaker[AsyncSession]
+    _read_engine: AsyncEngine
+    _write_one: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
     async def pending_deliveries(self, conversation_id: int) -> list[OutboxRecord]:
-        query = (
-            select(Outbox)
-            .where(
-                Outbox.conversation_id == conversation_id,
-                Outbox.state == DeliveryState.PENDING.value,
-            )
-            .order_by(Outbox.id)
-        )
-        async with self._reads() as session:
-            return [outbox_record(row) for row in await session.scalars(query)]
+        async with self._read_engine.connect() as connection:
+            result = await connection.execute(_PENDING, {"b_conversation_id": conversation_id})
+            return [outbox_record(cast(Outbox, row)) for row in result]
 
     async def conversations_with_due_deliveries(self, now: datetime) -> list[int]:
         query = (
@@ -55,18 +76,8 @@ class OutboxQueries:
             return list((await session.scalars(query)).all())
 
     async def mark_delivered(self, outbox_id: int) -> None:
-        now = utcnow()
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Outbox)
-                .where(Outbox.id == outbox_id)
-                .values(
-                    state=DeliveryState.DELIVERED.value,
-                    attempts=Outbox.attempts + 1,
-                    delivered_at=now,
-                    last_error="",
-                )
-            )
+        async with self._write_one() as connection:
+            await connection.execute(_DELIVERED, {"b_id": outbox_id, "now": utcnow()})
 
     async def mark_delivery_failed(
         self, outbox_id: int, error: str, retry_at: datetime | None
@@ -74,13 +85,13 @@ class OutboxQueries:
         state = DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
         values: dict[str, object] = {
             "state": state.value,
-            "attempts": Outbox.attempts + 1,
+            "attempts": _O.c.attempts + 1,
             "last_error": error[:500],
         }
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
-        async with self._sessions.begin() as session:
-            await session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
+        async with self._write_one() as connection:
+            await connection.execute(update(_O).where(_O.c.id == outbox_id).values(**values))
 
     async def delivery_counts(self) -> dict[DeliveryState, int]:
         # Undelivered rows only: the delivered ones grow without bound and are counted as

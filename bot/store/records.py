@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,18 +87,23 @@ def evaluation_record(row: Evaluation) -> EvaluationRecord:
     )
 
 
+def evaluation_values(conversation_id: int, new: NewEvaluation, at: datetime) -> dict[str, Any]:
+    """An evaluations row's columns (an INSERT's parameters)."""
+    return {
+        "conversation_id": conversation_id,
+        "status": new.status,
+        "data": new.data,
+        "raw_output": new.raw_output,
+        "model": new.model,
+        "prompt_version": new.prompt_version,
+        "role_version": new.role_version,
+        "error": new.error,
+        "created_at": at,
+    }
+
+
 def evaluation_row(conversation_id: int, new: NewEvaluation, at: datetime) -> Evaluation:
-    return Evaluation(
-        conversation_id=conversation_id,
-        status=new.status,
-        data=new.data,
-        raw_output=new.raw_output,
-        model=new.model,
-        prompt_version=new.prompt_version,
-        role_version=new.role_version,
-        error=new.error,
-        created_at=at,
-    )
+    return Evaluation(**evaluation_values(conversation_id, new, at))
 
 
 def user_record(row: User) -> UserRecord:

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
-from bot.store import connect, hot
+from bot.store import connect, hot, writes
 from bot.store.api import (
-    OPEN_STATUSES,
     AuditRecord,
     ConversationRecord,
     ConversationStatus,
@@ -42,7 +41,6 @@ from bot.store.models import (
     Evaluation,
     Invitation,
     Message,
-    ProcessedEvent,
     User,
 )
 from bot.store.outbox import OutboxQueries
@@ -55,7 +53,6 @@ from bot.store.records import (
     get_row,
     invitation_record,
     message_record,
-    user_record,
 )
 from bot.store.turns import write_turn
 
@@ -81,10 +78,12 @@ class SqlStore(OutboxQueries):
         # PostgreSQL: the lock connection is one of the `pool_size`.
         self._engine = connect.create_engine(self._url, schema, pool_size=pool_size - 1)
         self._is_sqlite = connect.is_sqlite(self._url)
-        self._sessions = (
-            connect.SerialWrites(self._engine)
-            if self._is_sqlite
-            else async_sessionmaker(self._engine, expire_on_commit=False)
+        serial = connect.SerialWrites(self._engine) if self._is_sqlite else None
+        self._sessions = serial or async_sessionmaker(self._engine, expire_on_commit=False)
+        # The per-message writes (bot.store.writes, bot.store.turns) run on a plain
+        # connection, in SQLite's one queue of writers with the sessions.
+        self._write: Callable[[], AbstractAsyncContextManager[AsyncConnection]] = (
+            serial.connection if serial is not None else self._engine.begin
         )
         # SQLite writers queue for one lock; reads go through their own engine so they
         # never wait behind writers (PostgreSQL needs no such split).
@@ -94,6 +93,15 @@ class SqlStore(OutboxQueries):
             else self._engine
         )
         self._reads = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # A write of one statement (a new person, a new conversation, a delivery marked) is
+        # atomic by itself: on PostgreSQL it needs no BEGIN and COMMIT round trips.
+        self._write_one = self._write
+        if not self._is_sqlite:
+            # The hot reads (one statement each) in autocommit: no BEGIN and ROLLBACK round
+            # trips around every SELECT. Under READ COMMITTED a statement sees the same
+            # snapshot either way. Same pool, same bound.
+            autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._read_engine, self._write_one = autocommit, autocommit.begin
         self._lock_engine = (
             None if self._is_sqlite else connect.create_engine(self._url, schema, for_locks=True)
         )
@@ -104,7 +112,7 @@ class SqlStore(OutboxQueries):
 
     async def close(self) -> None:
         await self._engine.dispose()
-        if self._read_engine is not self._engine:
+        if self._is_sqlite:
             await self._read_engine.dispose()
         if self._locks is not None:
             await self._locks.close()
@@ -133,17 +141,19 @@ class SqlStore(OutboxQueries):
         )
         if known and unchanged:
             return known
-        for _ in range(2):  # a concurrent insert of the same person: read theirs
+        stored = bool(known)
+        for _ in range(2):  # a concurrent insert of the same person: update theirs
             try:
-                async with self._sessions.begin() as session:
-                    return await _upsert_user(session, user)
+                async with self._write_one() as connection:
+                    if stored and (found := await writes.update_user(connection, user)):
+                        return found
+                    return await writes.insert_user(connection, user, utcnow())
             except IntegrityError:
-                continue
+                stored = True
         raise RuntimeError("could not store the user")  # pragma: no cover
 
     async def get_user(self, user_id: int) -> UserRecord:
-        async with self._reads() as session:
-            return user_record(await get_row(session, User, user_id))
+        return await hot.user(self._read_engine, user_id)
 
     async def event_seen(self, platform: Platform, event_id: str) -> bool:
         return await hot.event_seen(self._read_engine, platform.value, event_id)
@@ -174,33 +184,11 @@ class SqlStore(OutboxQueries):
     async def _create_conversation(
         self, key: ConversationKey, user_id: int | None, flow: str, state: JSON, supersede: bool
     ) -> ConversationRecord:
-        now = utcnow()
-        async with self._sessions.begin() as session:
-            if supersede:
-                await session.execute(
-                    update(Conversation)
-                    .where(
-                        Conversation.key == key.as_str(),
-                        Conversation.status.in_([s.value for s in OPEN_STATUSES]),
-                    )
-                    .values(status=ConversationStatus.SUPERSEDED.value, updated_at=now)
-                )
-            row = Conversation(
-                key=key.as_str(),
-                platform=key.platform.value,
-                chat_id=key.chat_id,
-                user_key=key.user_id,
-                thread_id=key.thread_id,
-                user_id=user_id,
-                flow=flow,
-                state=state,
-                status=ConversationStatus.ACTIVE.value,
-                created_at=now,
-                updated_at=now,
+        # Superseding is a second statement: then a transaction of its own.
+        async with (self._write if supersede else self._write_one)() as connection:
+            return await writes.create_conversation(
+                connection, key, user_id, flow, state, supersede
             )
-            session.add(row)
-            await session.flush()
-            return conversation_record(row)
 
     async def get_conversation(self, conversation_id: int) -> ConversationRecord:
         return await hot.conversation(self._read_engine, conversation_id)
@@ -208,9 +196,8 @@ class SqlStore(OutboxQueries):
     async def set_conversation_status(
         self, conversation_id: int, status: ConversationStatus
     ) -> None:
-        async with self._sessions.begin() as session:
-            row = await get_row(session, Conversation, conversation_id)
-            row.status, row.updated_at = status.value, utcnow()
+        async with self._write_one() as connection:
+            await writes.set_conversation_status(connection, conversation_id, status)
 
     async def list_conversations(
         self,
@@ -244,38 +231,17 @@ class SqlStore(OutboxQueries):
         event: tuple[Platform, str] | None = None,
         user_id: int | None = None,
     ) -> MessageRecord | None:
-        now = utcnow()
         try:
-            async with self._sessions.begin() as session:
-                # The event row first: a duplicate fails here, on the unique constraint, and
-                # the whole transaction (message included) rolls back.
-                seen = None
-                if event is not None:
-                    seen = ProcessedEvent(
-                        platform=event[0].value, event_id=event[1], created_at=now
-                    )
-                    session.add(seen)
-                    await session.flush()
-                message = Message(
-                    conversation_id=conversation_id,
-                    user_id=user_id,
-                    role=Role.USER.value,
+            async with self._write() as connection:
+                return await writes.record_user_message(
+                    connection,
+                    conversation_id,
                     kind=kind,
                     text=text,
                     action_id=action_id,
-                    status=MessageStatus.PENDING.value,
-                    created_at=now,
+                    event=event,
+                    user_id=user_id,
                 )
-                session.add(message)
-                await session.flush()
-                if seen is not None:
-                    seen.message_id = message.id
-                await session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation_id)
-                    .values(updated_at=now)
-                )
-                return message_record(message)
         except IntegrityError:
             if event is None:
                 raise
@@ -283,28 +249,16 @@ class SqlStore(OutboxQueries):
             return None
 
     async def mark_message(self, message_id: int, status: MessageStatus) -> None:
-        async with self._sessions.begin() as session:
-            row = await get_row(session, Message, message_id)
-            row.status = status.value
-            if status is not MessageStatus.PENDING:
-                row.answered_at = utcnow()
+        async with self._write_one() as connection:
+            await writes.mark_message(connection, message_id, status)
 
     async def pending_messages(self, conversation_id: int) -> list[MessageRecord]:
         return await hot.pending_messages(self._read_engine, conversation_id)
 
-    async def conversations_with_pending(self) -> list[int]:
-        query = (
-            select(Message.conversation_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(
-                Message.status == MessageStatus.PENDING.value,
-                Conversation.status.in_([s.value for s in OPEN_STATUSES]),
-            )
-            .distinct()
-            .order_by(Message.conversation_id)
-        )
-        async with self._reads() as session:
-            return list((await session.scalars(query)).all())
+    async def conversations_with_pending(
+        self, *, stored_before: datetime | None = None
+    ) -> list[int]:
+        return await hot.conversations_with_pending(self._read_engine, stored_before)
 
     async def history(self, conversation_id: int) -> list[MessageRecord]:
         query = (
@@ -323,12 +277,11 @@ class SqlStore(OutboxQueries):
             return [message_record(row) for row in await session.scalars(query)]
 
     async def recent_history(self, conversation_id: int, limit: int) -> list[MessageRecord]:
-        async with self._reads() as session:
-            return await recent_history(session, conversation_id, limit)
+        return await recent_history(self._read_engine, conversation_id, limit)
 
     async def commit_turn(self, turn: TurnCommit) -> int | None:
-        async with self._sessions.begin() as session:
-            return await write_turn(session, turn)
+        async with self._write() as connection:
+            return await write_turn(connection, turn)
 
     async def get_evaluation(self, evaluation_id: int) -> EvaluationRecord:
         async with self._reads() as session:
@@ -503,28 +456,3 @@ class SqlStore(OutboxQueries):
 @asynccontextmanager
 async def _no_lock() -> AsyncIterator[None]:
     yield
-
-
-async def _upsert_user(session: AsyncSession, user: UserRef) -> int:
-    row = await session.scalar(
-        select(User).where(
-            User.platform == user.platform.value, User.platform_user_id == user.platform_user_id
-        )
-    )
-    if row is None:
-        row = User(
-            platform=user.platform.value,
-            platform_user_id=user.platform_user_id,
-            display_name=user.display_name,
-            locale=user.locale,
-            created_at=utcnow(),
-        )
-        session.add(row)
-        await session.flush()
-        return row.id
-    # Keep what the platform says now; an empty value means "not told", not "erase".
-    if user.display_name and row.display_name != user.display_name:
-        row.display_name = user.display_name
-    if user.locale and row.locale != user.locale:
-        row.locale = user.locale
-    return row.id
