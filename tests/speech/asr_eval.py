@@ -91,7 +91,9 @@ def _cpu_seconds(process: psutil.Process | None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", help="an ASR server already running")
-    parser.add_argument("--beam-size", type=int, help="the embedded server's (default 1, greedy)")
+    parser.add_argument(
+        "--beam-size", type=int, help="the embedded server's (default 5; 1 is greedy)"
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         if args.base_url:
