@@ -7,19 +7,16 @@ Rejected input (too long, empty, binary, rate-limited) and taps on commands neve
 
 from __future__ import annotations
 
-from typing import cast
-
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import InputKind
 from bot.store.api import MessageRecord, MessageStatus, Role
-from bot.store.models import Message
+from bot.store.models import MESSAGES as _M
 
 PROMPT_KINDS = (InputKind.TEXT.value, InputKind.ACTION.value)  # user input a prompt may hold
 SOURCES_KIND = "sources"  # a reply listing cited documents: delivered, never a prompt's history
 
-_M = cast(Table, Message.__table__)
 # Plain columns on a plain connection, built once: this runs every turn.
 _RECENT = (
     select(_M.c.id, _M.c.role, _M.c.kind, _M.c.text, _M.c.status, _M.c.created_at, _M.c.action_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, literal_column, select
+from sqlalchemy import bindparam, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.api import (
@@ -22,13 +22,12 @@ from bot.store.api import (
     MessageStatus,
     UserRecord,
 )
-from bot.store.models import Conversation, Message, ProcessedEvent, User
+from bot.store.models import CONVERSATIONS as _C
+from bot.store.models import EVENTS as _E
+from bot.store.models import MESSAGES as _M
+from bot.store.models import USERS as _U
+from bot.store.models import Message
 from bot.store.records import conversation_record, message_record, user_record
-
-_C = cast(Table, Conversation.__table__)
-_M = cast(Table, Message.__table__)
-_U = cast(Table, User.__table__)
-_E = cast(Table, ProcessedEvent.__table__)
 
 _EVENT_SEEN = (
     select(_E.c.id)
@@ -52,7 +51,7 @@ _PENDING = (
 )
 # The retry loop's question, every few seconds in every process. The status is a literal,
 # not a parameter, so that both databases match it to the partial index of pending
-# messages by created_at (migration 0008): the pending rows are read, never the table.
+# messages by created_at (migration 0009): the pending rows are read, never the table.
 _IS_PENDING = _M.c.status == literal_column(f"'{MessageStatus.PENDING.value}'")
 _WITH_PENDING = (
     select(_M.c.conversation_id)

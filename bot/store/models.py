@@ -365,3 +365,20 @@ class VoiceAudio(Base):
     duration_s: Mapped[float] = mapped_column(sa.Float, default=0.0)
     data: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The tables behind the models, for the hot paths written in SQLAlchemy Core (hot.py,
+# writes.py, turns.py, outbox.py, history.py): one handle each, typed as a Table.
+def _table(model: type[Base]) -> sa.Table:
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+USERS = _table(User)
+CONVERSATIONS = _table(Conversation)
+MESSAGES = _table(Message)
+EVENTS = _table(ProcessedEvent)
+EVALUATIONS = _table(Evaluation)
+AUDIT = _table(AuditEntry)
+OUTBOX = _table(Outbox)

@@ -10,11 +10,12 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain import utcnow
 from bot.store.api import DeliveryState, OutboxRecord
+from bot.store.models import OUTBOX as _O
 from bot.store.models import Outbox
 
 
@@ -31,7 +32,6 @@ def outbox_record(row: Outbox) -> OutboxRecord:
     )
 
 
-_O = cast(Table, Outbox.__table__)
 # Every turn with an outbox reads its pending replies and marks each delivered: Core
 # statements built once (bot/store/hot.py says why).
 _PENDING = (

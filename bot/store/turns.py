@@ -8,21 +8,19 @@ under load, for rows written once and never read back through a session.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import utcnow
 from bot.store.api import DeliveryState, MessageStatus, NewReply, Role, TurnCommit
-from bot.store.models import AuditEntry, Conversation, Evaluation, Message, Outbox
+from bot.store.models import AUDIT as _A
+from bot.store.models import CONVERSATIONS as _C
+from bot.store.models import EVALUATIONS as _EV
+from bot.store.models import MESSAGES as _M
+from bot.store.models import OUTBOX as _O
 from bot.store.records import evaluation_values
-
-_C = cast(Table, Conversation.__table__)
-_M = cast(Table, Message.__table__)
-_O = cast(Table, Outbox.__table__)
-_EV = cast(Table, Evaluation.__table__)
-_A = cast(Table, AuditEntry.__table__)
 
 _SAVE_CONVERSATION = (
     update(_C)

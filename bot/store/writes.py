@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import JSON, ConversationKey, Platform, UserRef, utcnow
@@ -25,13 +25,12 @@ from bot.store.api import (
     MessageStatus,
     Role,
 )
-from bot.store.models import Conversation, Message, ProcessedEvent, User
+from bot.store.models import CONVERSATIONS as _C
+from bot.store.models import EVENTS as _E
+from bot.store.models import MESSAGES as _M
+from bot.store.models import USERS as _U
+from bot.store.models import Conversation, Message
 from bot.store.records import conversation_record, message_record
-
-_C = cast(Table, Conversation.__table__)
-_M = cast(Table, Message.__table__)
-_E = cast(Table, ProcessedEvent.__table__)
-_U = cast(Table, User.__table__)
 
 _INSERT_MESSAGE = insert(_M).returning(*_M.c)
 _INSERT_EVENT = insert(_E)
