@@ -35,6 +35,7 @@ from bot.speech.step import VoiceStep
 from bot.speech.transcriber import VoiceTranscriber
 from bot.store.api import HelpDeskStore
 from bot.store.audio import SqlAudioArchive
+from bot.store.checkpoints import SqlCheckpoints
 from bot.store.feedback import SqlHelpDesk
 from bot.store.sql import SqlStore
 from bot.store.startup import redacted_url, upgrade_when_free
@@ -136,6 +137,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
             ),
             exporter=lambda user_id: export_user_data(store, user_id),
             voice=voice,
+            checkpoints=SqlCheckpoints(store).of,
         )
         queue.on_wait(engine.queue_notice)
         yield Core(settings, store, llm, prompts, engine, help_desk, knowledge=knowledge)

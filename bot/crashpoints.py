@@ -6,7 +6,8 @@ Read once at import (a test sets it in the environment of the bot it starts); un
 crash point costs one comparison. Names in use: `telegram.received` (updates taken from
 getUpdates, not yet stored), `turn.previewed` (the reply streamed as drafts, not stored),
 `turn.committed` (the turn stored, its replies not yet delivered), `delivery.accepted`
-(the platform took a reply, not yet marked delivered).
+(the platform took a reply, not yet marked delivered), `grading.question` (one interview
+question graded and its checkpoint saved, the turn not yet stored).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from bot.domain import (
 )
 from bot.errors import UserFacingError
 from bot.flows.base import (
+    Checkpoints,
     FlowEvent,
     FlowRegistry,
     HistoryItem,
@@ -105,10 +106,12 @@ class Engine:
         voice: VoiceStep | None = None,
         documents: DocumentStep | None = None,
         clock: Callable[[], datetime] = utcnow,
+        checkpoints: Callable[[int], Checkpoints] | None = None,
     ) -> None:
         self.store, self.llm, self.prompts, self.flows = store, llm, prompts, flows
         self._clock = clock  # what the retry loop's grace is measured by (tests set it)
         self.exporter = exporter
+        self._checkpoints = checkpoints  # conversation id -> where its turns save work
         self.voice = voice  # adapters register their AudioSource on it
         # Résumés need nothing but the platform's download: adapters register theirs on it.
         self.documents = documents or DocumentStep()
@@ -473,6 +476,7 @@ class Engine:
             evaluation_samples=self.options.evaluation_samples,
             retention_days=self.options.retention_days,
             role_allowed=self._role_allowed(conversation.user_id),
+            checkpoints=self._checkpoints(conversation.id) if self._checkpoints else None,
         )
 
     def _role_allowed(self, user_id: int | None) -> Callable[[str], Awaitable[bool]] | None:

@@ -32,6 +32,7 @@ from bot.llm.client import OpenAICompatibleLLM
 from bot.ports import Receipt
 from bot.prompts import PromptLibrary
 from bot.speech.step import VoiceStep
+from bot.store.checkpoints import SqlCheckpoints
 from bot.store.sql import SqlStore
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -149,6 +150,7 @@ async def harness(
         exporter=lambda user_id: export_user_data(store, user_id),
         voice=voice,
         clock=clock,
+        checkpoints=SqlCheckpoints(store).of,
     )
     seen = Recorder()
     engine.attach(Platform.CONSOLE, seen)

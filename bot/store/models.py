@@ -369,6 +369,21 @@ class VoiceAudio(Base):
 
 # The tables behind the models, for the hot paths written in SQLAlchemy Core (hot.py,
 # writes.py, turns.py, outbox.py, history.py): one handle each, typed as a Table.
+class TurnCheckpoint(Base):
+    """Work a turn saved before it was stored (bot/store/checkpoints.py): one interview
+    question's grading. Goes with the turn that stores the evaluation, and with its
+    conversation (retention, /delete)."""
+
+    __tablename__ = "turn_checkpoints"
+
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def _table(model: type[Base]) -> sa.Table:
     table = model.__table__
     assert isinstance(table, sa.Table)
@@ -382,3 +397,4 @@ EVENTS = _table(ProcessedEvent)
 EVALUATIONS = _table(Evaluation)
 AUDIT = _table(AuditEntry)
 OUTBOX = _table(Outbox)
+CHECKPOINTS = _table(TurnCheckpoint)

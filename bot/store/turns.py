@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import utcnow
 from bot.store.api import DeliveryState, MessageStatus, NewReply, Role, TurnCommit
 from bot.store.models import AUDIT as _A
+from bot.store.models import CHECKPOINTS as _CP
 from bot.store.models import CONVERSATIONS as _C
 from bot.store.models import EVALUATIONS as _EV
 from bot.store.models import MESSAGES as _M
@@ -41,6 +42,7 @@ _MARK = (
 )
 _INSERT_EVALUATION = insert(_EV).returning(_EV.c.id)
 _INSERT_AUDIT = insert(_A)
+_DROP_CHECKPOINTS = delete(_CP).where(_CP.c.conversation_id == bindparam("b_conversation_id"))
 
 
 async def write_turn(connection: AsyncConnection, turn: TurnCommit) -> int | None:
@@ -78,6 +80,10 @@ async def write_turn(connection: AsyncConnection, turn: TurnCommit) -> int | Non
     new = turn.evaluation
     values = evaluation_values(turn.conversation_id, new, now)
     evaluation_id = int((await connection.execute(_INSERT_EVALUATION, values)).scalar_one())
+    if new.status == "ok":
+        # The grading saved question by question (bot.store.checkpoints) is in it now; a
+        # failed evaluation keeps them, so that its retry grades only what failed.
+        await connection.execute(_DROP_CHECKPOINTS, {"b_conversation_id": turn.conversation_id})
     await connection.execute(
         _INSERT_AUDIT,
         {
