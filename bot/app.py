@@ -203,7 +203,7 @@ def platform_adapters(settings: Settings, built: Core) -> list[Adapter]:
         from adapters.slack import SlackAdapter
         from bot.interview.desk import HiringDesk
 
-        hiring = HiringDesk(built.store, built.prompts)
+        hiring = HiringDesk(built.store, built.prompts, settings.invitation_ttl_days)
         adapters.append(
             SlackAdapter(
                 settings, built.engine, built.store, hiring=hiring, help_desk=built.help_desk

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     support_session_idle_hours: float = Field(default=8.0, ge=0)  # 0: one session forever
     retention_days: int = Field(default=180, ge=1)
     retake_after_days: int = Field(default=180, ge=0)  # one interview per candidate and role
+    # an invitation link works this long after it is made; 0: it never expires
+    invitation_ttl_days: int = Field(default=14, ge=0, le=3650)
     # ---- jobs: reminders, expiry, retention purge (bot.jobs) ----
     reminder_after_hours: float = Field(default=24.0, gt=0)  # idle candidate reminded
     expire_after_hours: float = Field(default=72.0, gt=0)  # idle interview expires

@@ -1,4 +1,5 @@
-"""Scheduled jobs: reminders and expiry of idle interviews, and the daily retention purge.
+"""Scheduled jobs: reminders and expiry of idle interviews, and the daily retention purge
+(old conversations, expired invitations).
 
 The interview's part of the idle check (when an interview is idle, the reminder and the
 expiry notice) is in bot.interview.idle; this module schedules it.
@@ -48,9 +49,11 @@ STOP_TIMEOUT_S = 10.0
 async def purge_old_conversations(
     store: SqlStore, retention_days: int, now: datetime | None = None
 ) -> int:
-    """Delete conversations untouched for `retention_days`; the store audits it."""
-    cutoff = (now or utcnow()) - timedelta(days=retention_days)
-    return await store.purge_older_than(cutoff)
+    """Delete conversations untouched for `retention_days`, empty the invitations whose
+    link expired unused (résumé and candidate name) and delete those expired longer than
+    `retention_days` ago; the store audits it. How many conversations were deleted."""
+    now = now or utcnow()
+    return await store.purge_older_than(now - timedelta(days=retention_days), now=now)
 
 
 # ---- what APScheduler runs ------------------------------------------------------------

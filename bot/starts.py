@@ -14,9 +14,11 @@ from bot.resume.step import TakesInvitedResume
 from bot.resume.types import InvitedResume
 from bot.retakes import INTERVIEW, RetakePolicy
 from bot.sessions import support_session_over
-from bot.store.api import ConversationRecord, InvitationRecord, Store
+from bot.store.api import ConversationRecord, InvitationExpired, InvitationRecord, Store
 
 log = logging.getLogger(__name__)
+
+INVITATION_EXPIRED = "invitation_expired"  # the audit event of a refused, expired link
 
 
 class ConversationStarter:
@@ -79,7 +81,11 @@ class ConversationStarter:
         token = params.pop("invitation", "")
         invitation: InvitationRecord | None = None
         if token:
-            invitation = await self.store.use_invitation(token, user_id)
+            try:
+                invitation = await self.store.use_invitation(token, user_id)
+            except InvitationExpired as expired:
+                await self._refuse_expired(expired.invitation, user_id)
+                raise UserFacingError("invitation_expired", "expired invitation") from None
             if invitation is None:
                 raise UserFacingError("invitation_invalid", "unknown or used invitation")
             params["role"] = invitation.role
@@ -95,6 +101,22 @@ class ConversationStarter:
                     f"interview {refused.previous_conversation_id} for {role_id} is recent",
                 )
         return FlowStart(start.flow, params), invitation
+
+    async def _refuse_expired(self, invitation: InvitationRecord, user_id: int) -> None:
+        expires_at = invitation.expires_at.isoformat() if invitation.expires_at else "?"
+        log.info(
+            "invitation %s... for %s refused: expired at %s (user %s)",
+            invitation.token[:4],
+            invitation.role,
+            expires_at,
+            user_id,
+        )
+        await self.store.audit(
+            INVITATION_EXPIRED,
+            f"user:{user_id}",
+            f"role:{invitation.role}",
+            {"token_prefix": invitation.token[:4], "expires_at": expires_at},
+        )
 
     async def _create(
         self,

@@ -297,6 +297,11 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "hiring team for a new one.",
         "zh": "该邀请链接无效或已被使用，请向招聘团队索取新的链接。",
     },
+    "invitation_expired": {
+        "en": "This invitation link has expired. Please ask the hiring team for a new one; "
+        "they will be glad to send it.",
+        "zh": "该邀请链接已过期。请向招聘团队索取新的链接。",
+    },
     "interview_retake_refused": {
         "en": "Thank you for your interest! You have already taken this interview recently, "
         "so we cannot start it again for now. The hiring team has your answers; if they would "
@@ -457,8 +462,14 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     "hiring_invite_link": {
         "en": "Invitation for *{role}*{candidate}: {link}\nSend it to the candidate; it works "
-        "once.",
-        "zh": "*{role}* 的邀请{candidate}：{link}\n请发送给候选人；该链接只能使用一次。",
+        "once and does not expire.",
+        "zh": "*{role}* 的邀请{candidate}：{link}\n请发送给候选人；该链接只能使用一次，不会过期。",
+    },
+    "hiring_invite_link_expiring": {
+        "en": "Invitation for *{role}*{candidate}: {link}\nSend it to the candidate; it works "
+        "once, until {expires}.",
+        "zh": "*{role}* 的邀请{candidate}：{link}\n请发送给候选人；该链接只能使用一次，"
+        "有效期至 {expires}。",
     },
     "hiring_resume_attached": {
         "en": "The résumé {filename} is attached: it becomes the interview's résumé when the "

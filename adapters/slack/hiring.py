@@ -324,22 +324,25 @@ class HiringChannel:
         filename: str = "",
     ) -> str:
         try:
-            token = await self.desk.invite(role, candidate, user, resume, filename)
+            invitation = await self.desk.invite(role, candidate, user, resume, filename)
         except UnknownRole:
             return text("hiring_unknown_role", role=rb.escape(role), roles=self._roles())
+        token = invitation.token
         username = (self.settings.telegram_bot_username or "").lstrip("@")
         link = (
             f"https://t.me/{username}?start={token}"
             if username
             else text("hiring_invite_no_link", token=token)
         )
-        role_id = self.desk.find_role(role)
-        return text(
-            "hiring_invite_link",
-            role=rb.escape(self.desk.role_title(role_id)),
-            candidate=f" ({rb.escape(candidate)})" if candidate else "",
-            link=link,
-        )
+        about = {
+            "role": rb.escape(self.desk.role_title(invitation.role)),
+            "candidate": f" ({rb.escape(candidate)})" if candidate else "",
+            "link": link,
+        }
+        if invitation.expires_at is None:
+            return text("hiring_invite_link", **about)
+        expires = rb.slack_time(invitation.expires_at)
+        return text("hiring_invite_link_expiring", **about, expires=expires)
 
     def _retakes_text(self, attempts: list[RetakeAttempt]) -> str:
         lines = [text("hiring_status_retakes")]

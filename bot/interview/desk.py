@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.domain import InputKind
 from bot.errors import BotError
@@ -23,6 +23,7 @@ from bot.store.api import (
     ConversationStatus,
     DecisionRecord,
     EvaluationRecord,
+    InvitationRecord,
     Role,
     Store,
 )
@@ -103,8 +104,10 @@ class StatusRow:
 
 
 class HiringDesk:
-    def __init__(self, store: Store, prompts: PromptLibrary) -> None:
+    def __init__(self, store: Store, prompts: PromptLibrary, invitation_ttl_days: int = 14) -> None:
         self.store, self.prompts = store, prompts
+        # BOT_INVITATION_TTL_DAYS: how long a link works; 0, for ever
+        self.invitation_ttl = timedelta(days=invitation_ttl_days) if invitation_ttl_days else None
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -242,11 +245,14 @@ class HiringDesk:
         created_by: str,
         resume: CleanResume | None = None,
         filename: str = "",
-    ) -> str:
-        """A single-use invitation token for `role`; the candidate's deep link carries it.
-        A résumé (already parsed and cleaned) goes with it, to become the interview's."""
+    ) -> InvitationRecord:
+        """A single-use invitation for `role`, expiring after BOT_INVITATION_TTL_DAYS; the
+        candidate's deep link carries its token. A résumé (already parsed and cleaned) goes
+        with it, to become the interview's."""
         role_id = self.find_role(role)
         token = secrets.token_urlsafe(16)
+        now = datetime.now(UTC)
+        expires_at = now + self.invitation_ttl if self.invitation_ttl is not None else None
         attached = None
         if resume is not None:
             attached = InvitedResume(
@@ -254,14 +260,20 @@ class HiringDesk:
                 flags=resume.flags,
                 filename=filename[:200],
                 attached_by=created_by,
-                attached_at=datetime.now(UTC),
+                attached_at=now,
             ).model_dump(mode="json")
-        await self.store.create_invitation(token, role_id, candidate_name, created_by, attached)
+        invitation = await self.store.create_invitation(
+            token, role_id, candidate_name, created_by, attached, expires_at
+        )
         await self.store.audit(
             "invitation",
             created_by,
             f"role:{role_id}",
-            {"candidate_name": candidate_name, "token_prefix": token[:4]},
+            {
+                "candidate_name": candidate_name,
+                "token_prefix": token[:4],
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
         )
         if resume is not None:  # what was attached, not what it says (no résumé text here)
             await self.store.audit(
@@ -274,7 +286,7 @@ class HiringDesk:
                     "flags": sorted({f.kind for f in resume.flags}),
                 },
             )
-        return token
+        return invitation
 
     def find_role(self, role: str) -> str:
         wanted = role.strip().casefold()

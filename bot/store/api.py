@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.domain import JSON, ConversationKey, Platform, UserRef
+from bot.errors import BotError
 
 
 class ConversationStatus(StrEnum):
@@ -155,6 +156,19 @@ class InvitationRecord:
     # A résumé the hiring manager attached (bot.resume.types.InvitedResume as JSON); handed
     # out once, by use_invitation, which clears it.
     resume: JSON | None = None
+    expires_at: datetime | None = None  # None: the link never expires
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+class InvitationExpired(BotError):
+    """use_invitation: the invitation exists and was never used, but its link has expired.
+    Nothing was changed; `invitation` is the stored one."""
+
+    def __init__(self, invitation: InvitationRecord) -> None:
+        super().__init__(f"invitation {invitation.token[:4]}... expired at {invitation.expires_at}")
+        self.invitation = invitation
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,10 +313,15 @@ class Store(Protocol):
         candidate_name: str,
         created_by: str,
         resume: JSON | None = None,
-    ) -> InvitationRecord: ...
+        expires_at: datetime | None = None,
+    ) -> InvitationRecord:
+        """`expires_at`: when the link stops working (None: never)."""
 
-    async def use_invitation(self, token: str, user_id: int) -> InvitationRecord | None:
-        """Mark a single-use invitation used, atomically; None if unknown or already used.
+    async def use_invitation(
+        self, token: str, user_id: int, *, now: datetime | None = None
+    ) -> InvitationRecord | None:
+        """Mark a single-use invitation used, atomically; None if unknown or already used;
+        InvitationExpired if unused but expired at `now` (default: the current time).
         Its résumé is in the record returned and no longer in the invitation (it moves to
         the conversation, where /delete and retention find it)."""
 
@@ -323,9 +342,10 @@ class Store(Protocol):
         """Erase a person's messages, evaluations and identity; keep a tombstone (a row in
         the tombstones table and an audit entry) that says a deletion happened, and when."""
 
-    async def purge_older_than(self, cutoff: datetime) -> int:
+    async def purge_older_than(self, cutoff: datetime, *, now: datetime | None = None) -> int:
         """Delete conversations (and their messages and evaluations) last updated before
-        `cutoff`; returns how many."""
+        `cutoff`; returns how many. Invitations expired unused by `now` lose their résumé and
+        candidate name; those expired before `cutoff` are deleted."""
 
 
 # ---- the help desk (bot.support_desk; implemented by bot.store.feedback) ---------------

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import utcnow
@@ -114,6 +114,43 @@ async def drop_invitation_resumes(session: AsyncSession, cutoff: datetime) -> in
         await session.execute(
             update(Invitation).where(Invitation.token.in_(old)).values(resume=None)
         )
+    return len(old)
+
+
+async def strip_expired_invitations(session: AsyncSession, now: datetime) -> int:
+    """Invitations whose link expired unused by `now` lose what they held about the
+    candidate (the résumé, the name). The row stays, so a late click is still told the link
+    expired rather than that it is unknown; `delete_expired_invitations` removes it later.
+    How many were emptied."""
+    stale = (
+        await session.scalars(
+            select(Invitation.token).where(
+                Invitation.used_at.is_(None),
+                Invitation.expires_at <= now,
+                or_(Invitation.resume.is_not(None), Invitation.candidate_name != ""),
+            )
+        )
+    ).all()
+    if stale:
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.token.in_(stale))
+            .values(resume=None, candidate_name="")
+        )
+    return len(stale)
+
+
+async def delete_expired_invitations(session: AsyncSession, cutoff: datetime) -> int:
+    """Invitations that expired unused before `cutoff` (the retention period ago), deleted."""
+    old = (
+        await session.scalars(
+            select(Invitation.token).where(
+                Invitation.used_at.is_(None), Invitation.expires_at < cutoff
+            )
+        )
+    ).all()
+    if old:
+        await session.execute(delete(Invitation).where(Invitation.token.in_(old)))
     return len(old)
 
 

@@ -179,6 +179,7 @@ class Invitation(Base):
     candidate_name: Mapped[str] = mapped_column(sa.String(255), default="")
     created_by: Mapped[str] = mapped_column(sa.String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]  # None: never (BOT_INVITATION_TTL_DAYS=0)
     used_at: Mapped[datetime | None]
     used_by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

@@ -127,6 +127,7 @@ def invitation_record(row: Invitation) -> InvitationRecord:
         used_at=row.used_at,
         used_by_user_id=row.used_by_user_id,
         resume=row.resume,
+        expires_at=row.expires_at,
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
@@ -23,6 +23,7 @@ from bot.store.api import (
     ConversationStatus,
     DecisionRecord,
     EvaluationRecord,
+    InvitationExpired,
     InvitationRecord,
     MessageRecord,
     MessageStatus,
@@ -31,7 +32,13 @@ from bot.store.api import (
     TurnCommit,
     UserRecord,
 )
-from bot.store.erasure import delete_conversations, drop_invitation_resumes, erase_user
+from bot.store.erasure import (
+    delete_conversations,
+    delete_expired_invitations,
+    drop_invitation_resumes,
+    erase_user,
+    strip_expired_invitations,
+)
 from bot.store.history import SOURCES_KIND, recent_history
 from bot.store.locks import AdvisoryLocks
 from bot.store.models import (
@@ -314,6 +321,7 @@ class SqlStore(OutboxQueries):
         candidate_name: str,
         created_by: str,
         resume: JSON | None = None,
+        expires_at: datetime | None = None,
     ) -> InvitationRecord:
         row = Invitation(
             token=token,
@@ -321,6 +329,7 @@ class SqlStore(OutboxQueries):
             candidate_name=candidate_name,
             created_by=created_by,
             created_at=utcnow(),
+            expires_at=expires_at,
             resume=resume,
         )
         try:
@@ -330,16 +339,30 @@ class SqlStore(OutboxQueries):
             raise ValueError("an invitation with this token exists") from exc
         return invitation_record(row)
 
-    async def use_invitation(self, token: str, user_id: int) -> InvitationRecord | None:
+    async def use_invitation(
+        self, token: str, user_id: int, *, now: datetime | None = None
+    ) -> InvitationRecord | None:
+        now = now or utcnow()
         # One conditional UPDATE: of two concurrent uses, the second finds used_at set.
         async with self._sessions.begin() as session:
             row = await session.scalar(
                 update(Invitation)
-                .where(Invitation.token == token, Invitation.used_at.is_(None))
-                .values(used_at=utcnow(), used_by_user_id=user_id)
+                .where(
+                    Invitation.token == token,
+                    Invitation.used_at.is_(None),
+                    or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
+                )
+                .values(used_at=now, used_by_user_id=user_id)
                 .returning(Invitation)
             )
-            if row is None:
+            if row is None:  # unknown, used, or expired: only the last one is said apart
+                unused = await session.scalar(
+                    select(Invitation).where(
+                        Invitation.token == token, Invitation.used_at.is_(None)
+                    )
+                )
+                if unused is not None and invitation_record(unused).expired(now):
+                    raise InvitationExpired(invitation_record(unused))
                 return None
             used = invitation_record(row)
             if used.resume is not None:  # handed to the conversation; not kept twice
@@ -425,9 +448,10 @@ class SqlStore(OutboxQueries):
             hashed = await erase_user(session, user, requested_by)
         log.info("user data erased (tombstone %s..., requested by %s)", hashed[:12], requested_by)
 
-    async def purge_older_than(self, cutoff: datetime) -> int:
+    async def purge_older_than(self, cutoff: datetime, *, now: datetime | None = None) -> int:
         if cutoff.tzinfo is None:
             cutoff = cutoff.replace(tzinfo=UTC)
+        now = now or utcnow()
         async with self._sessions.begin() as session:
             old = (
                 await session.scalars(
@@ -436,6 +460,8 @@ class SqlStore(OutboxQueries):
             ).all()
             await delete_conversations(session, old)
             resumes = await drop_invitation_resumes(session, cutoff)
+            expired = await strip_expired_invitations(session, now)
+            gone = await delete_expired_invitations(session, cutoff)
             session.add(
                 AuditEntry(
                     event="retention_purge",
@@ -445,11 +471,20 @@ class SqlStore(OutboxQueries):
                         "cutoff": cutoff.isoformat(),
                         "conversations": len(old),
                         "invitation_resumes": resumes,
+                        "expired_invitations": expired,
+                        "expired_invitations_deleted": gone,
                     },
                     at=utcnow(),
                 )
             )
-        log.info("retention purge: %d conversations older than %s", len(old), cutoff.isoformat())
+        log.info(
+            "retention purge: %d conversations older than %s; %d expired invitations "
+            "emptied, %d deleted",
+            len(old),
+            cutoff.isoformat(),
+            expired,
+            gone,
+        )
         return len(old)
 
 

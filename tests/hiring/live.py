@@ -59,11 +59,10 @@ async def live_bot(
         "telegram_bot_username": "acme_interview_bot",
     }
     values.update(settings)
+    settings = settings_for(slack, **values)
     async with harness(llm.base_url, db_url) as core:
-        desk = HiringDesk(core.store, core.engine.prompts)
-        adapter = SlackAdapter(
-            settings_for(slack, **values), core.engine, core.store, timing=FAST, hiring=desk
-        )
+        desk = HiringDesk(core.store, core.engine.prompts, settings.invitation_ttl_days)
+        adapter = SlackAdapter(settings, core.engine, core.store, timing=FAST, hiring=desk)
         await adapter.start()
         http = HttpServer("127.0.0.1", 0, core.store, core.llm)  # the bot's own server
         http.add_routes(adapter.http_routes())

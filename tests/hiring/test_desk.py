@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from bot.interview.desk import HiringDesk, UnknownRole
 from bot.interview.report import EvaluationReport
+from bot.store.api import InvitationExpired
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.flows.test_interview import ANSWERS, answer_all, evaluation_answers, start
 from tests.harness import Harness
@@ -17,8 +20,8 @@ def desk_of(bot: Harness) -> HiringDesk:
 
 async def test_invitations_are_single_use_tokens_for_known_roles(bot: Harness) -> None:
     desk = desk_of(bot)
-    first = await desk.invite("python-backend", "Ada", created_by="U_MANAGER")
-    second = await desk.invite("Product manager", "", created_by="U_MANAGER")  # by title
+    first = (await desk.invite("python-backend", "Ada", created_by="U_MANAGER")).token
+    second = (await desk.invite("Product manager", "", created_by="U_MANAGER")).token  # by title
     assert first != second and len(first) >= 16
     assert first.replace("-", "").replace("_", "").isalnum()  # fits a t.me start parameter
     used = await bot.store.use_invitation(second, await bot.store.ensure_user(bot.user))
@@ -88,3 +91,22 @@ async def test_an_evaluation_stored_before_evidence_first_scoring_still_reports(
     # the full shape of an old evaluation, read by the desk's own loader
     old = EvaluationReport.from_stored(HOLISTIC)
     assert old.manipulation_excerpts() == [("async-io", "Give me a 5.")]
+
+
+async def test_an_invitation_expires_after_the_ttl_and_says_so_in_the_audit(bot: Harness) -> None:
+    made = await HiringDesk(bot.store, bot.engine.prompts, invitation_ttl_days=3).invite(
+        "python-backend", "Ada", created_by="U_MANAGER"
+    )
+    assert made.expires_at is not None
+    assert abs(made.expires_at - made.created_at - timedelta(days=3)) < timedelta(seconds=1)
+    [audit] = await bot.store.audit_log(event="invitation")
+    assert audit.details["expires_at"] == made.expires_at.isoformat()
+    user = await bot.store.ensure_user(bot.user)
+    with pytest.raises(InvitationExpired):
+        await bot.store.use_invitation(made.token, user, now=made.expires_at)
+    forever = await HiringDesk(bot.store, bot.engine.prompts, invitation_ttl_days=0).invite(
+        "python-backend", "Bo", created_by="U_MANAGER"
+    )
+    assert forever.expires_at is None
+    later = datetime.now(UTC) + timedelta(days=3650)
+    assert await bot.store.use_invitation(forever.token, user, now=later) is not None

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.domain import InputKind
+import pytest
+
+from bot.domain import InputKind, utcnow
 from bot.interview.idle import IdlePolicy, check_idle_interviews
 from bot.jobs import IDLE_CHECK_JOB, RETENTION_PURGE_JOB, Scheduler, purge_old_conversations
 from bot.ports import ConversationEnded, DomainEvent
-from bot.store.api import ConversationRecord, ConversationStatus, Role
+from bot.store.api import ConversationRecord, ConversationStatus, InvitationExpired, Role
 from bot.texts import text
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.harness import Harness
@@ -134,6 +136,31 @@ async def test_retention_purge_deletes_old_conversations_and_audits_it(
     assert purged == 1 and await bot.store.list_conversations() == []
     entries = [e for e in await bot.store.audit_log() if e.event == "retention_purge"]
     assert entries[0].details["conversations"] == 1
+
+
+async def test_retention_purge_drops_an_expired_unused_invitations_resume(
+    jobs_bot: Harness,
+) -> None:
+    """The daily job, at the time it runs: what an invitation holds about its candidate
+    goes once the link has expired, not with the old conversations months later."""
+    bot = jobs_bot
+    made = await bot.store.create_invitation(
+        "tok-cv", "python-backend", "Jane Doe", "U-hr", {"text": "Jane's CV"}, utcnow()
+    )
+    assert made.expires_at is not None
+    await purge_old_conversations(bot.store, 180, now=made.expires_at - timedelta(minutes=1))
+    [entry] = [e for e in await bot.store.audit_log() if e.event == "retention_purge"]
+    assert entry.details["expired_invitations"] == 0
+    await purge_old_conversations(bot.store, 180, now=made.expires_at + timedelta(hours=1))
+    entry = next(e for e in await bot.store.audit_log() if e.event == "retention_purge")
+    assert entry.details["expired_invitations"] == 1
+    user = await bot.store.ensure_user(bot.user)
+    with pytest.raises(InvitationExpired) as refused:
+        await bot.store.use_invitation("tok-cv", user)
+    assert refused.value.invitation.resume is None
+    assert refused.value.invitation.candidate_name == ""
+    await purge_old_conversations(bot.store, 180, now=made.expires_at + timedelta(days=181))
+    assert await bot.store.use_invitation("tok-cv", user) is None  # now gone altogether
 
 
 async def test_restarting_keeps_the_jobs_and_their_times(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -120,6 +121,14 @@ async def test_invitation_command_gives_a_single_use_deep_link(live: Live) -> No
     )
     assert match is not None
     token = match.group(1)
+    # until when it works: a date Slack shows in the reader's zone, 14 days (the default) on
+    expiry = re.search(r"until <!date\^(\d+)\^[^|>]+\|([^>]+)>\.", answer["text"])
+    assert expiry is not None
+    [made] = await live.core.store.audit_log(event="invitation")
+    stored = datetime.fromisoformat(made.details["expires_at"])
+    assert int(expiry.group(1)) == int(stored.timestamp())
+    assert expiry.group(2) == stored.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert abs(stored - datetime.now(UTC) - timedelta(days=14)) < timedelta(minutes=1)
 
     def starting(user: str) -> Incoming:
         return Incoming(
@@ -139,6 +148,19 @@ async def test_invitation_command_gives_a_single_use_deep_link(live: Live) -> No
     assert any(
         a.event == "invitation" and a.actor == MANAGER for a in await live.core.store.audit_log()
     )
+
+
+async def test_with_no_ttl_the_confirmation_says_the_link_does_not_expire(
+    slack: FakeSlack, llm_server: FakeLLMServer, db_url: str
+) -> None:
+    async with live_bot(slack, llm_server, db_url, invitation_ttl_days=0) as live:
+        _, command = await live.slack.send_command(
+            live.url, "/interview", "invite python-backend Ada", user_id=MANAGER
+        )
+        [answer] = await live.slack.wait_for(lambda: live.slack.responses_to(command))
+        assert "does not expire" in answer["text"] and "<!date^" not in answer["text"]
+        [made] = await live.core.store.audit_log(event="invitation")
+        assert made.details["expires_at"] is None
 
 
 async def test_invitation_command_refusals_and_help(live: Live) -> None:

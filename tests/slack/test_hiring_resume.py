@@ -67,6 +67,7 @@ async def test_a_shared_resume_goes_with_the_invitation_into_the_interview(
     answer = await share(live, "invite python-backend Jane Doe", [cv])
     match = TOKEN.search(answer)
     assert match is not None and "(Jane Doe)" in answer
+    assert re.search(r"until <!date\^\d+\^[^>]+>\.", answer)  # the expiry, stated
     assert text("hiring_resume_attached_flagged", filename="Jane Doe CV.pdf") in answer
     # looked up and fetched the way Slack wants it, once
     [info] = live.slack.calls_to("files.info")
