@@ -14,7 +14,8 @@ from bot.store.sql import SqlStore
 from bot.texts import text
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.fakes.telegram import FakeTelegram
-from tests.flows.test_interview import ANSWERS, COMPLETE, evaluation_answers
+from tests.flows.test_interview import ANSWERS, COMPLETE, QUESTIONS, evaluation_answers
+from tests.interview.judge import Judge
 from tests.telegram.bot_process import BotProcess
 
 CHAT = USER = 7001
@@ -123,4 +124,37 @@ async def test_kill_after_a_reply_was_previewed_but_not_stored_shows_it_once(
     await bot.stop()
     texts = bot_texts(tg)
     assert sum(ACK in t for t in texts) == 1 and sum("Question 2 of 6:" in t for t in texts) == 1
+    assert len(texts) == len(set(texts)), texts
+
+
+async def test_kill_while_grading_grades_each_question_once(
+    tg: FakeTelegram, llm_server: FakeLLMServer, bot: BotProcess, db_url: str
+) -> None:
+    # Killed after the third question's grading was saved, before the turn was stored: the
+    # restarted bot runs the last turn again and grades only the three questions left.
+    llm_server.default = Judge()
+    await bot.start(crash_at="grading.question#3")
+    await consent_and_first_question(tg)
+    for n, answer in enumerate(ANSWERS):
+        await tg.send_text(CHAT, USER, answer)
+        if n < len(ANSWERS) - 1:
+            await tg.wait_for(
+                lambda n=n: any(f"Question {n + 2} of 6:" in t for t in bot_texts(tg)), timeout=30
+            )
+    assert await bot.killed() == -signal.SIGKILL
+    assert await stored_evaluations(db_url) == 0
+
+    await bot.start()
+    await tg.wait_for(lambda: text("interview_complete") in bot_texts(tg), timeout=30)
+    await bot.stop()
+    graded = [
+        question
+        for request in llm_server.requests
+        for question in QUESTIONS
+        if f"evidence extraction for question {question}." in str(request["messages"][-1])
+    ]
+    assert sorted(graded) == sorted(QUESTIONS)  # each once, across both processes
+    assert await stored_evaluations(db_url) == 1
+    texts = bot_texts(tg)
+    assert texts.count(text("interview_complete")) == 1
     assert len(texts) == len(set(texts)), texts

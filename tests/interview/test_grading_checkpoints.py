@@ -1,0 +1,96 @@
+"""Grading saved question by question (`TurnContext.checkpoints`): a re-run of the same
+evaluation asks the model nothing it answered before, and a changed answer is graded anew."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.domain import JSON, Platform, UserRef
+from bot.flows.base import TurnContext
+from bot.interview import scoring
+from bot.interview.state import Answer
+from bot.llm.client import OpenAICompatibleLLM
+from bot.prompts import PromptLibrary
+from tests.fakes.llm_server import FakeLLMServer
+from tests.flows.test_interview import ANSWERS, QUESTIONS
+from tests.harness import PROMPTS
+from tests.interview.judge import Judge
+
+
+class Saved:
+    """Checkpoints in a dict, counting what is asked of them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, JSON] = {}
+        self.found = 0
+
+    async def load(self, key: str) -> JSON | None:
+        found = self.rows.get(key)
+        self.found += found is not None
+        return found
+
+    async def save(self, key: str, data: JSON) -> None:
+        self.rows.setdefault(key, data)
+
+
+@pytest.fixture
+async def llm(llm_server: FakeLLMServer) -> AsyncIterator[OpenAICompatibleLLM]:
+    client = OpenAICompatibleLLM(llm_server.base_url, max_retries=0, backoff_s=0.01)
+    yield client
+    await client.close()
+
+
+def context(llm: OpenAICompatibleLLM, saved: Saved) -> TurnContext:
+    return TurnContext(
+        conversation_id=1,
+        llm=llm,
+        prompts=PromptLibrary(PROMPTS),
+        history=(),
+        user=UserRef(Platform.CONSOLE, "ada"),
+        checkpoints=saved,
+    )
+
+
+def answers(texts: list[str]) -> list[Answer]:
+    return [Answer(question_id=q, text=t) for q, t in zip(QUESTIONS, texts, strict=True)]
+
+
+def extracted_questions(llm_server: FakeLLMServer) -> list[str]:
+    return [
+        question
+        for request in llm_server.requests
+        for question in QUESTIONS
+        if f"evidence extraction for question {question}." in str(request["messages"][-1])
+    ]
+
+
+async def test_a_rerun_takes_every_question_from_its_checkpoint(
+    llm_server: FakeLLMServer, llm: OpenAICompatibleLLM
+) -> None:
+    llm_server.default = Judge()
+    saved = Saved()
+    role = PromptLibrary(PROMPTS).roles["python-backend"]
+    first = await scoring.evaluate(context(llm, saved), role, answers(ANSWERS))
+    asked = len(llm_server.requests)
+    assert sorted(extracted_questions(llm_server)) == sorted(QUESTIONS)
+    assert len(saved.rows) == len(QUESTIONS)
+
+    llm_server.default = None  # a model that answers nothing: any call would fail the run
+    again = await scoring.evaluate(context(llm, saved), role, answers(ANSWERS))
+    assert len(llm_server.requests) == asked and saved.found == len(QUESTIONS)
+    assert again.report.model_dump() == first.report.model_dump()
+
+
+async def test_a_changed_answer_is_graded_again_and_only_it(
+    llm_server: FakeLLMServer, llm: OpenAICompatibleLLM
+) -> None:
+    llm_server.default = Judge()
+    saved = Saved()
+    role = PromptLibrary(PROMPTS).roles["python-backend"]
+    await scoring.evaluate(context(llm, saved), role, answers(ANSWERS))
+    before = len(extracted_questions(llm_server))
+    changed = [*ANSWERS[:-1], ANSWERS[-1] + " I would also add a dashboard for it."]
+    await scoring.evaluate(context(llm, saved), role, answers(changed))
+    assert extracted_questions(llm_server)[before:] == [QUESTIONS[-1]]
