@@ -21,10 +21,17 @@ A turn runs in two steps, so that what the user sees never gets ahead of what is
 
 Where a kill can land: before the commit, the message is still pending and the turn runs
 again (drafts were ephemeral; a group's or Slack's open preview is left as it was); after
-the commit, the reply is delivered once by the restarted process. The one window left is
-between the platform's acceptance and the DELIVERED update (one small UPDATE): neither
-`sendMessage` nor `chat.postMessage` takes an idempotency key, so there the reply is sent
-again rather than lost.
+the commit, the reply is delivered once by the restarted process.
+
+Between the platform's acceptance and the DELIVERED update (one small UPDATE) neither
+`sendMessage` nor `chat.postMessage` takes an idempotency key, so the outbox tells the
+adapter which attempts may repeat an earlier one (`bot.ports.Delivery.retried`): every
+attempt but the first one, made right after the commit that wrote the row, under the same
+locks. Slack marks each reply with its outbox id (message metadata) and, on such an
+attempt, first looks for it in the conversation: found, the row is marked delivered
+without posting again (counted as `found`). A lookup that fails posts anyway: a possible
+duplicate rather than a loss. So the window is left on Telegram only, whose Bot API has
+no way to read back what a bot sent: there, the reply is sent again rather than lost.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from bot.domain import (
     utcnow,
 )
 from bot.errors import DeliveryBlocked
-from bot.ports import Deliverer
+from bot.ports import Deliverer, Delivery, Shown
 from bot.store.api import OutboxRecord, Store
 from bot.texts import text
 
@@ -142,26 +149,37 @@ class Outbox:
         self.deliverer_for = deliverer_for
         self.policy = policy or DeliveryPolicy()
 
-    async def deliver_pending(self, conversation_id: int, key: ConversationKey) -> Outcome:
+    async def deliver_pending(
+        self, conversation_id: int, key: ConversationKey, fresh: int = 0
+    ) -> Outcome:
         """Deliver the conversation's pending replies in order; stop at the first that
-        cannot go now. The caller holds the conversation's locks."""
+        cannot go now. The caller holds the conversation's locks.
+
+        `fresh`: how many rows the caller's commit has just written, under these locks: the
+        newest pending ones (every earlier row was committed before, with a smaller id).
+        Nothing can have shown them yet; any other row may have been shown by an attempt
+        whose outcome was never recorded (a kill, a failed UPDATE, a timeout)."""
         deliverer = self.deliverer_for(key.platform)
         if deliverer is None:
             return Outcome.WAITING  # another process with this platform's adapter delivers
         now = utcnow()
-        for record in await self.store.pending_deliveries(conversation_id):
+        records = await self.store.pending_deliveries(conversation_id)
+        first_fresh = len(records) - fresh
+        for index, record in enumerate(records):
             if record.next_attempt_at > now:
                 return Outcome.WAITING
-            outcome = await self._attempt(deliverer, key, record)
+            retried = index < first_fresh or record.attempts > 0
+            outcome = await self._attempt(deliverer, key, record, retried)
             if outcome is not Outcome.DONE:
                 return outcome
         return Outcome.DONE
 
     async def _attempt(
-        self, deliverer: Deliverer, key: ConversationKey, record: OutboxRecord
+        self, deliverer: Deliverer, key: ConversationKey, record: OutboxRecord, retried: bool
     ) -> Outcome:
+        delivery = Delivery(record.id, retried, record.created_at)
         try:
-            await deliverer.deliver(key, output_of(record.payload))
+            shown = await deliverer.deliver(key, output_of(record.payload), delivery)
         except DeliveryBlocked as blocked:
             log.warning("delivery %s to %s blocked: %s", record.id, key.as_str(), blocked)
             await self.store.mark_delivery_failed(record.id, f"blocked: {blocked}", None)
@@ -196,7 +214,15 @@ class Outbox:
             return Outcome.WAITING
         crashpoints.reached("delivery.accepted")
         await self.store.mark_delivered(record.id)
-        metrics.DELIVERIES.labels("delivered").inc()
+        if shown is Shown.EARLIER:
+            log.info(
+                "delivery %s to %s was shown by an earlier attempt; not sent again",
+                record.id,
+                key.as_str(),
+            )
+            metrics.DELIVERIES.labels("found").inc()
+        else:
+            metrics.DELIVERIES.labels("delivered").inc()
         return Outcome.DONE
 
     async def refresh_gauges(self) -> None:

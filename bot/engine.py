@@ -420,11 +420,13 @@ class Engine:
         crashpoints.reached("turn.committed")
         if deliverer is not None:
             await self._show_notices(conversation.key, turn)
-            await self._deliver(conversation)
+            # The outbox rows just written: no earlier attempt can have shown them.
+            fresh = sum(reply.delivery is not None for reply in commit.replies)
+            await self._deliver(conversation, fresh)
         await self._announce(conversation, turn, evaluation_id)
 
-    async def _deliver(self, conversation: ConversationRecord) -> None:
-        outcome = await self._outbox.deliver_pending(conversation.id, conversation.key)
+    async def _deliver(self, conversation: ConversationRecord, fresh: int = 0) -> None:
+        outcome = await self._outbox.deliver_pending(conversation.id, conversation.key, fresh)
         if outcome is Outcome.BLOCKED and conversation.status is ConversationStatus.ACTIVE:
             await self.store.set_conversation_status(conversation.id, ConversationStatus.BLOCKED)
             blocked = ConversationStatus.BLOCKED.value

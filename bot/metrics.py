@@ -89,7 +89,8 @@ def exposition() -> bytes:
 
 DELIVERIES = Counter(
     "chatbot_delivery_attempts",
-    "Reply deliveries tried, by outcome (delivered, retry, blocked, failed)",
+    "Reply deliveries tried, by outcome (delivered, found: shown by an earlier attempt, "
+    "retry, blocked, failed)",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from aiohttp import web
@@ -22,6 +24,25 @@ class Renderer(Protocol):
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
         """Show one turn's outputs on the platform. Raise `bot.errors.DeliveryBlocked`
         when the platform will not deliver to this user any more (blocked the bot)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Which outbox row an output delivers (bot/delivery.py), for a platform that can mark
+    what it posts and look it up again.
+
+    `retried` is True when an earlier attempt may have shown it already: the row was not
+    written by the commit being delivered now (a restart, another process, a retry after
+    a failure), so whether the platform took it before is unknown."""
+
+    outbox_id: int
+    retried: bool
+    since: datetime | None = None  # when the row was written: nothing of it is older
+
+
+class Shown(StrEnum):
+    NOW = "now"  # the platform accepted it just now
+    EARLIER = "earlier"  # found on the platform, posted by an earlier attempt: not sent again
 
 
 @runtime_checkable
@@ -39,10 +60,16 @@ class Deliverer(Protocol):
         shown here is the reply of record; `TextDone` only ends one reply's preview, and
         `Message`/`Buttons` are left to `deliver`."""
 
-    async def deliver(self, key: ConversationKey, output: Output) -> None:
+    async def deliver(
+        self, key: ConversationKey, output: Output, delivery: Delivery | None = None
+    ) -> Shown:
         """Show one final output (`TextDone`, `Message`, `Buttons`) for good, finishing its
         preview if this process still holds it. Return only once the platform accepted it;
-        raise `DeliveryBlocked` when it never will, anything else to be retried later."""
+        raise `DeliveryBlocked` when it never will, anything else to be retried later.
+
+        `delivery` is None for a notice that no outbox row holds. A platform that can look
+        up what it posted marks the output with `delivery.outbox_id` and, when
+        `delivery.retried`, first looks for it: found, it returns `Shown.EARLIER`."""
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from adapters.slack.dm_threads import ReplyThreads
 from adapters.slack.helpdesk import HandoffRelay, NotifyingEngine
 from adapters.slack.hiring import HiringChannel
 from adapters.slack.renderer import SlackRenderer
+from adapters.slack.reply_marks import Identity
 from adapters.slack.streaming import StreamTiming
 from bot.config import Settings
 from bot.domain import Incoming, Platform
@@ -154,6 +155,7 @@ class SlackAdapter:
     async def start(self) -> None:
         identity = await self.client.auth_test()  # fails fast on a bad token or URL
         self.bot_user_id = identity.get("user_id")
+        self.renderer.identity = Identity(self.bot_user_id, identity.get("bot_id"))
         self.bot_names = await self._names_of_bot(identity.get("user"))
         if self._app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, self._app_token)

@@ -24,6 +24,7 @@ from adapters.slack.budget import APPEND_BURST, APPENDS_PER_MINUTE, EditBudget
 from adapters.slack.client import call_slack, call_with_markdown, error_of
 from adapters.slack.dm_threads import ReplyThreads
 from adapters.slack.events import ACTION_PREFIX
+from adapters.slack.reply_marks import Identity, Mark, Marker, find_mark, marked
 from adapters.slack.splitting import FALLBACK_PART_CHARS, split_text
 from adapters.slack.streaming import (
     EditedReply,
@@ -44,6 +45,7 @@ from bot.domain import (
     TextDone,
     Thinking,
 )
+from bot.ports import Delivery, Shown
 from bot.texts import text
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class SlackRenderer:
     ) -> None:
         self.client = client
         self.dm_threads = dm_threads  # None: top-level DMs are answered inline
+        self.identity = Identity()  # set from auth.test by the adapter: whose posts count
         self.interim = interim or client
         self.timing = timing or StreamTiming()
         self.native_streaming = True
@@ -125,23 +128,68 @@ class SlackRenderer:
         kept open for `deliver`, which stops the stream (or posts afresh after a restart)."""
         await drive(outputs, _SlackTurn(self, self.target_of(key), keep=self._kept[key]))
 
-    async def deliver(self, key: ConversationKey, output: Output) -> None:
+    async def deliver(
+        self, key: ConversationKey, output: Output, delivery: Delivery | None = None
+    ) -> Shown:
+        """An outbox reply is marked with its row (adapters/slack/reply_marks.py); when an
+        earlier attempt may have posted it, what it left is looked for first."""
         target = self.target_of(key)
         kept = self._kept.get(key)
+        marker: Marker | None = None
+        if delivery is not None:
+            found = await self._found(target, delivery) if delivery.retried else None
+            if found is not None and found.whole:
+                if kept and isinstance(output, TextDone):
+                    kept.popleft()  # its preview was finished by the attempt that posted it
+                if kept is not None and not kept:
+                    del self._kept[key]
+                return Shown.EARLIER
+            marker = Marker(delivery.outbox_id, found.part + 1 if found is not None else 0)
         match output:
             case TextDone(text=final) if kept:
-                await kept[0].finish(final)
+                await kept[0].finish(final, marker.metadata(0, 1) if marker else None)
                 self.note_streaming(kept.popleft())  # popped once Slack took it
             case TextDone(text=final) if final.strip():
-                await self.post_text(target, final)
+                await self.post_text(target, final, marker)
             case Message(text=body):
-                await self.post_text(target, body)
+                await self.post_text(target, body, marker)
             case Buttons():
-                await self.post_buttons(target, output)
+                await self.post_buttons(target, output, marker)
             case Sources() if output.items:
-                await self.post_sources(target, output)
+                await self.post_sources(target, output, marker)
         if kept is not None and not kept:
             del self._kept[key]
+        return Shown.NOW
+
+    async def _found(self, target: Target, delivery: Delivery) -> Mark | None:
+        """What an earlier attempt left of this reply; None when nothing, or when the
+        lookup fails: then the reply is posted, a possible duplicate rather than a loss."""
+        try:
+            found = await find_mark(
+                self.interim,
+                target,
+                delivery.outbox_id,
+                delivery.since,
+                self.identity,
+                dm_threads=self.dm_threads is not None and target.channel.startswith("D"),
+            )
+        except Exception as failure:  # noqa: BLE001 - any failure: post rather than lose it
+            detail = error_of(failure) if isinstance(failure, SlackApiError) else repr(failure)
+            log.warning(
+                "slack: could not look for reply %s from an earlier attempt (%s); posting it",
+                delivery.outbox_id,
+                detail,
+            )
+            return None
+        if found is not None:
+            log.info(
+                "slack: reply %s found in %s up to part %d of %d",
+                delivery.outbox_id,
+                target.channel,
+                found.part + 1,
+                found.parts,
+            )
+        return found
 
     def new_writer(self, target: Target) -> Writer:
         placeholder = self._placeholders.pop(target, None)
@@ -184,7 +232,9 @@ class SlackRenderer:
             return
         self._placeholders[target] = str(response["ts"])
 
-    async def _replace_placeholder(self, target: Target, body: str) -> bool:
+    async def _replace_placeholder(
+        self, target: Target, body: str, mark: dict[str, Any] | None = None
+    ) -> bool:
         placeholder = self._placeholders.pop(target, None)
         if placeholder is None or len(body) > FALLBACK_PART_CHARS:
             if placeholder is not None:
@@ -195,7 +245,7 @@ class SlackRenderer:
                 await self.client.chat_delete(channel=target.channel, ts=placeholder)
             return False
         await call_with_markdown(
-            self.client.chat_update, body, channel=target.channel, ts=placeholder
+            self.client.chat_update, body, channel=target.channel, ts=placeholder, **(mark or {})
         )
         return True
 
@@ -217,18 +267,31 @@ class SlackRenderer:
             return False
         return True
 
-    async def post_text(self, target: Target, body: str) -> None:
-        if await self._replace_placeholder(target, body):  # the "thinking" message says it
-            return
-        for part in split_text(body, FALLBACK_PART_CHARS):
+    async def post_text(
+        self, target: Target, body: str, marker: Marker | None = None, *, then: int = 0
+    ) -> None:
+        """`body` in parts, each marked `i` of `len(parts) + then` (`then`: parts of the
+        same reply that follow, as buttons do); parts found shown already are skipped."""
+        parts = split_text(body, FALLBACK_PART_CHARS)
+        total = len(parts) + then
+        single = marked(marker, 0, total) if total == 1 else None
+        first = marker is None or marker.wants(0)
+        if first and await self._replace_placeholder(target, body, single):
+            return  # the "thinking" message says it
+        for index, part in enumerate(parts):
+            if marker is not None and not marker.wants(index):
+                continue
             await call_with_markdown(
                 self.client.chat_postMessage,
                 part,
                 channel=target.channel,
                 thread_ts=target.thread_ts or None,
+                **marked(marker, index, total),
             )
 
-    async def post_sources(self, target: Target, sources: Sources) -> None:
+    async def post_sources(
+        self, target: Target, sources: Sources, marker: Marker | None = None
+    ) -> None:
         """The cited documents as a context block under the answer, linked when they have
         a URL (a file path on the bot's server is shown as a title only)."""
         entries = [
@@ -244,18 +307,24 @@ class SlackRenderer:
                 thread_ts=target.thread_ts or None,
                 text=" ".join([heading, *entries]),
                 blocks=[{"type": "context", "elements": elements}],
+                **marked(marker, 0, 1),
             )
         )
 
-    async def post_buttons(self, target: Target, buttons: Buttons) -> None:
+    async def post_buttons(
+        self, target: Target, buttons: Buttons, marker: Marker | None = None
+    ) -> None:
         placeholder = self._placeholders.pop(target, None)
         if placeholder is not None:  # buttons are a message of their own: no "thinking" left
             with contextlib.suppress(SlackApiError):
                 await self.client.chat_delete(channel=target.channel, ts=placeholder)
-        body = buttons.text
+        body, part, parts = buttons.text, 0, 1
         if len(body) > SECTION_MAX_CHARS:  # too long for a section block: text first
-            await self.post_text(target, body)
-            body = ""
+            await self.post_text(target, body, marker, then=1)
+            part = len(split_text(body, FALLBACK_PART_CHARS))
+            body, parts = "", part + 1
+        if marker is not None and not marker.wants(part):
+            return
         blocks = _button_blocks(body, buttons)
         await call_slack(
             partial(
@@ -264,6 +333,7 @@ class SlackRenderer:
                 thread_ts=target.thread_ts or None,
                 text=body or " ".join(b.label for b in buttons.buttons),
                 blocks=blocks,
+                **marked(marker, part, parts),
             )
         )
 

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -84,6 +85,7 @@ class EditedReply:
         self._base = base
         self._shown: list[tuple[str, str]] = list(adopted or [])  # (ts, text shown)
         self._last_write = -1e9
+        self._marked = False  # the last _show put its metadata on the last part
 
     def add(self, delta: str) -> None:
         self.text += delta
@@ -111,24 +113,43 @@ class EditedReply:
                 self.budget.rate_limited(pause)
             log.info("slack: rate limited while editing; next edit in %.0f s", pause)
 
-    async def finish(self, final: str) -> None:
+    async def finish(self, final: str, metadata: dict[str, Any] | None = None) -> None:
+        """The reply as it ends; `metadata` goes on its last part (bot/delivery.py: the
+        mark a restarted process looks for), with an edit of its own if need be."""
         if final:
             self.text = final
-        await self._show(self._layout(), patient=True)
+        parts = self._layout()
+        await self._show(parts, patient=True, metadata=metadata)
+        if metadata is not None and not self._marked and self._shown:
+            ts, shown = self._shown[min(len(parts), len(self._shown)) - 1]
+            await self._take_turn()
+            await call_with_markdown(
+                self.client.chat_update,
+                shown,
+                channel=self.target.channel,
+                ts=ts,
+                **_meta(metadata),
+            )
 
-    async def _show(self, parts: list[str], *, patient: bool = False) -> None:
+    async def _show(
+        self, parts: list[str], *, patient: bool = False, metadata: dict[str, Any] | None = None
+    ) -> None:
         attempts = 3 if patient else 1
+        self._marked = False
         for index, part in enumerate(parts):
+            mark = _meta(metadata) if index == len(parts) - 1 else {}
+            self._marked = bool(mark)
             if index < len(self._shown):
                 ts, shown = self._shown[index]
                 if shown == part:
+                    self._marked = False
                     continue
                 if self.budget is not None and not patient and not self.budget.take_interim():
                     # The workspace's edits are spoken for: the text waits for a later one.
                     self._quiet_until = time.monotonic() + self.budget.interim_wait_s()
                     return
                 no_edit_left = self.budget is not None and patient and not self.budget.take_final()
-                if no_edit_left and await self._repost(index, ts, part):
+                if no_edit_left and await self._repost(index, ts, part, mark):
                     continue
                 await self._take_turn()
                 await call_with_markdown(
@@ -137,6 +158,7 @@ class EditedReply:
                     attempts=attempts,
                     channel=self.target.channel,
                     ts=ts,
+                    **mark,
                 )
                 self._shown[index] = (ts, part)
             else:
@@ -147,12 +169,13 @@ class EditedReply:
                     attempts=attempts,
                     channel=self.target.channel,
                     thread_ts=self.target.thread_ts or None,
+                    **mark,
                 )
                 self._shown.append((str(response["ts"]), part))
         if len(self._shown) > len(parts):
             log.warning("slack: the final reply is shorter than its stream; extra parts kept")
 
-    async def _repost(self, index: int, ts: str, part: str) -> bool:
+    async def _repost(self, index: int, ts: str, part: str, mark: dict[str, Any]) -> bool:
         """A final edit with no chat.update left: the stale message deleted (chat.delete has
         a budget of its own) and the part posted anew, so the reply is not held back.
         False when the delete is refused: the caller edits, waiting as long as it must."""
@@ -166,6 +189,7 @@ class EditedReply:
             part,
             channel=self.target.channel,
             thread_ts=self.target.thread_ts or None,
+            **mark,
         )
         self._shown[index] = (str(response["ts"]), part)
         return True
@@ -210,6 +234,7 @@ class NativeStream:
         self._last_append = -1e9
         self.fallback: EditedReply | None = None
         self.unavailable: str | None = None  # why streaming was refused, for the renderer
+        self._metadata: dict[str, Any] | None = None  # for the call that ends the reply
 
     def add(self, delta: str) -> None:
         self.text += delta
@@ -247,7 +272,9 @@ class NativeStream:
         if self.fallback is not None:
             await self.fallback.flush()
 
-    async def finish(self, final: str) -> None:
+    async def finish(self, final: str, metadata: dict[str, Any] | None = None) -> None:
+        """The reply as it ends; `metadata` goes on the stopStream (or the chat.update)
+        that completes it."""
         if final and final != self.text:
             if final.startswith(self.text):
                 self.add(final[len(self.text) :])
@@ -255,14 +282,15 @@ class NativeStream:
                 self.text = final  # nothing shown yet: show the final text instead
             else:
                 log.warning("slack: the final reply differs from its stream; rewriting it")
-                await self._stop_quietly()
+                await self._stop_quietly()  # unmarked: the rewrite is not done yet
                 self._fall_back(base=0, adopt_all=True)
+        self._metadata = metadata
         if self.fallback is None:
             if self.appends is not None and self._streaming_ts and self._sent < len(self.text):
                 self.appends.take_final()  # never held back; counted so the others wait
             await self._send_pending(patient=True)
         if self.fallback is not None:
-            await self.fallback.finish(final or self.text)
+            await self.fallback.finish(final or self.text, metadata)
             return
         await self._stop_current()
 
@@ -339,9 +367,13 @@ class NativeStream:
         ts, self._streaming_ts = self._streaming_ts, None
         if ts is None:
             return
+        # The stop that ends the whole reply carries its mark (chat.stopStream takes
+        # metadata; chat.startStream does not).
+        mark = _meta(self._metadata) if self._sent == len(self.text) else {}
         try:
             await call_slack(
-                partial(self.client.chat_stopStream, channel=self.target.channel, ts=ts), attempts=3
+                partial(self.client.chat_stopStream, channel=self.target.channel, ts=ts, **mark),
+                attempts=3,
             )
         except SlackApiError as failure:
             if error_of(failure) != STREAM_CLOSED:
@@ -353,6 +385,7 @@ class NativeStream:
                 self.text[start : self._sent],
                 channel=self.target.channel,
                 ts=ts,
+                **mark,
             )
 
     async def _stop_quietly(self) -> None:
@@ -377,3 +410,8 @@ class NativeStream:
             adopted=adopted,
             budget=self.budget,
         )
+
+
+def _meta(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """`metadata=` for a Web API call, or nothing."""
+    return {"metadata": metadata} if metadata is not None else {}

@@ -32,6 +32,7 @@ from bot.domain import (
     Thinking,
 )
 from bot.errors import DeliveryBlocked
+from bot.ports import Delivery, Shown
 from bot.texts import text
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,11 @@ class TelegramRenderer:
             sender = ChatSender(self.bot, chat_id, self._throttle, self.policy)
             await drive(outputs, _Turn(self, sender, keep=self._kept[key]))
 
-    async def deliver(self, key: ConversationKey, output: Output) -> None:
+    async def deliver(
+        self, key: ConversationKey, output: Output, delivery: Delivery | None = None
+    ) -> Shown:
+        """`delivery` is not used: the Bot API cannot read back what the bot sent, so a
+        retried delivery is sent again (a possible duplicate, never a loss)."""
         chat_id = int(key.chat_id)
         async with self._chat_locks.setdefault(chat_id, asyncio.Lock()):
             sender = ChatSender(self.bot, chat_id, self._throttle, self.policy)
@@ -97,6 +102,7 @@ class TelegramRenderer:
                     await sender.send_formatted(sources_message(output))
             if kept is not None and not kept:
                 del self._kept[key]
+        return Shown.NOW
 
 
 class _Turn:

@@ -107,6 +107,7 @@ class OutboxRecord:
     attempts: int
     next_attempt_at: datetime
     last_error: str = ""
+    created_at: datetime | None = None  # written with its turn
 
 
 @dataclass(frozen=True, slots=True)

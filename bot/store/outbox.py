@@ -29,6 +29,7 @@ def outbox_record(row: Outbox) -> OutboxRecord:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        created_at=row.created_at,
     )
 
 

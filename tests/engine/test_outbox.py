@@ -5,6 +5,7 @@ is a strict recording `Deliverer` that fails when told to."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from bot.domain import ConversationKey, Message, Output, Platform, TextDone
 from bot.engine import EngineOptions
 from bot.errors import DeliveryBlocked
 from bot.metrics import DELIVERIES
-from bot.ports import Deliverer
+from bot.ports import Deliverer, Delivery, Shown
 from bot.store import connect
 from bot.store.api import ConversationStatus, DeliveryState, MessageStatus
 from tests.fakes.llm_server import FakeLLMServer
@@ -34,6 +35,9 @@ class Platform_:
     previews: list[str] = field(default_factory=list)
     fail_next: int = 0  # refuse this many deliveries with a transient error
     blocked: bool = False
+    # What a platform that looks up its own posts would find: the texts it holds already.
+    holds: list[str] = field(default_factory=list)
+    tickets: list[Delivery | None] = field(default_factory=list)
 
     async def __call__(self, key: ConversationKey, outputs: AsyncIterator[Output]) -> None:
         raise AssertionError("with an outbox the engine previews and delivers; never this")
@@ -42,14 +46,20 @@ class Platform_:
         async for output in outputs:
             self.previews.append(type(output).__name__)
 
-    async def deliver(self, key: ConversationKey, output: Output) -> None:
+    async def deliver(
+        self, key: ConversationKey, output: Output, delivery: Delivery | None = None
+    ) -> Shown:
         assert isinstance(output, TextDone | Message), output
+        self.tickets.append(delivery)
         if self.blocked:
             raise DeliveryBlocked("bot was blocked by the user")
+        if delivery is not None and delivery.retried and output.text in self.holds:
+            return Shown.EARLIER
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("platform unreachable")
         self.shown.append(output.text)
+        return Shown.NOW
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -152,3 +162,36 @@ async def test_a_blocked_user_ends_the_conversation_and_the_reply_is_given_up(
         }
     finally:
         await built.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+async def test_only_a_retried_delivery_is_looked_up_and_one_found_is_not_sent_again(
+    llm_server: FakeLLMServer, database: tuple[str, str | None]
+) -> None:
+    """The first attempt, right after its commit, cannot repeat an earlier one; any later
+    attempt may (its outcome was never recorded): the platform is asked to look first,
+    and what it finds is marked delivered without being shown again."""
+    llm_server.enqueue("First answer.", "Second answer.")
+    # Refused twice: the second reply's first attempt comes in a retry, behind the first.
+    platform = Platform_(fail_next=2, holds=["Second answer."])
+    found_before = DELIVERIES.labels("found")._value.get()
+    built, bot = await start(llm_server, database, platform)
+    try:
+        await bot.send("first question")
+        await bot.send("second question")
+        async with asyncio.timeout(20):
+            while platform.shown != ["First answer."] or await bot.store.delivery_counts() != {
+                DeliveryState.PENDING: 0,
+                DeliveryState.FAILED: 0,
+            }:
+                await bot.engine.resume()
+                await bot.engine.idle()
+    finally:
+        await built.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    tickets = [t for t in platform.tickets if t is not None]
+    first, *later = tickets
+    assert not first.retried and first.since is not None  # the commit's own attempt
+    assert later and all(t.retried for t in later)  # after a failure: maybe shown already
+    # The second reply waited behind the first; taken up later, it was found, not re-sent.
+    assert platform.shown == ["First answer."]
+    assert DELIVERIES.labels("found")._value.get() == found_before + 1
+    assert [state for state, _ in await outbox_rows(*database)] == [DeliveryState.DELIVERED] * 2

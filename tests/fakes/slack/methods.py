@@ -9,10 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.slack.files import files_info
+from tests.fakes.slack.history import conversations_history, conversations_replies, metadata_of
 from tests.fakes.slack.state import (
     MARKDOWN_MAX_CHARS,
     STREAM_MAX_CHARS,
     TEXT_MAX_CHARS,
+    ApiError,
     FakeMessage,
 )
 
@@ -21,12 +23,6 @@ if TYPE_CHECKING:
 
 JSONBody = dict[str, Any]
 Method = Callable[["FakeSlack", JSONBody], Awaitable[JSONBody]]
-
-
-class ApiError(Exception):
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 def _require(params: JSONBody, *names: str) -> None:
@@ -99,6 +95,7 @@ async def chat_post_message(slack: FakeSlack, params: JSONBody) -> JSONBody:
     params = _known_params(slack, params)
     channel, thread_ts = params["channel"], params.get("thread_ts") or None
     _check_thread(slack, channel, thread_ts)
+    metadata = metadata_of(params)
     message = slack.workspace.add(
         FakeMessage(
             channel=channel,
@@ -108,6 +105,7 @@ async def chat_post_message(slack: FakeSlack, params: JSONBody) -> JSONBody:
             bot_id=slack.bot_id,
             thread_ts=thread_ts,
             blocks=_blocks(params),
+            metadata=metadata,
         )
     )
     _bot_reply_posted(slack, channel, thread_ts)
@@ -139,6 +137,9 @@ async def chat_update(slack: FakeSlack, params: JSONBody) -> JSONBody:
         raise ApiError("message_not_found")
     if message.bot_id != slack.bot_id:
         raise ApiError("cant_update_message")
+    metadata = metadata_of(params)
+    if metadata is not None:  # left as it was when the update does not name it
+        message.metadata = metadata
     if message.streaming:
         # An update ends the stream: what Slack shows from then on is the update.
         message.streaming = False
@@ -226,37 +227,14 @@ async def chat_append_stream(slack: FakeSlack, params: JSONBody) -> JSONBody:
 
 async def chat_stop_stream(slack: FakeSlack, params: JSONBody) -> JSONBody:
     message = _stream_of(slack, params)
+    metadata = metadata_of(params)
     _append(message, params)
     if "blocks" in params:
         message.blocks = _blocks(params)
+    if metadata is not None:
+        message.metadata = metadata
     message.streaming = False
     return {"channel": message.channel, "ts": message.ts, "message": {"text": message.text}}
-
-
-async def conversations_replies(slack: FakeSlack, params: JSONBody) -> JSONBody:
-    _require(params, "channel", "ts")
-    channel, ts = params["channel"], params["ts"]
-    found = [
-        m
-        for m in slack.workspace.messages
-        if m.channel == channel and (m.ts == ts or m.thread_ts == ts) and not m.ephemeral_for
-    ]
-    if not found:
-        raise ApiError("thread_not_found")
-    return {
-        "messages": [
-            {
-                "type": "message",
-                "ts": m.ts,
-                "text": m.text,
-                "user": m.user,
-                "thread_ts": m.thread_ts,
-            }
-            | ({"bot_id": m.bot_id} if m.bot_id else {})
-            for m in found
-        ],
-        "has_more": False,
-    }
 
 
 async def conversations_members(slack: FakeSlack, params: JSONBody) -> JSONBody:
@@ -350,6 +328,7 @@ METHODS: dict[str, Method] = {
     "chat.startStream": chat_start_stream,
     "chat.appendStream": chat_append_stream,
     "chat.stopStream": chat_stop_stream,
+    "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "conversations.members": conversations_members,
     "users.info": users_info,

@@ -12,6 +12,14 @@ MARKDOWN_MAX_CHARS = 12_000  # markdown_text on chat.postMessage / chat.update
 TEXT_MAX_CHARS = 40_000  # Slack truncates `text` beyond this; the fake refuses it
 
 
+class ApiError(Exception):
+    """Slack's `ok: false` answer, with its error code."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 @dataclass
 class Call:
     """One Web API call as the fake answered it."""
@@ -41,6 +49,8 @@ class FakeMessage:
     edits: int = 0
     ephemeral_for: str | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
+    # message metadata ({"event_type", "event_payload"}): shown to apps only when asked for
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
