@@ -7,10 +7,7 @@ counts the bot's messages in the user's thread."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,86 +15,39 @@ import pytest
 
 from bot.store.api import DeliveryState
 from bot.store.sql import SqlStore
+from tests.bot_process import BotProcess
 from tests.fakes.llm_server import Answer, FakeLLMServer
 from tests.fakes.slack import FakeMessage, FakeSlack
 from tests.harness import eventually
 
-REPO = Path(__file__).resolve().parents[2]
 ANSWER = "Open the portal, choose Reset, and sign in again with the new password."
 
 
-class SlackBotProcess:
+class SlackBotProcess(BotProcess):
     """`chatbot run` with the Slack adapter in Socket Mode against the fake, killable."""
 
     def __init__(
         self, slack: FakeSlack, llm: FakeLLMServer, db_url: str, workdir: Path, **env: str
     ) -> None:
-        self.slack, self.llm, self.db_url, self.workdir = slack, llm, db_url, workdir
-        self.extra_env = env
-        self.process: asyncio.subprocess.Process | None = None
-        self.starts = 0
+        super().__init__(llm, db_url, workdir, **env)
+        self.slack = slack
 
-    def env(self, crash_at: str | None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-        env.update(
-            BOT_SLACK_BOT_TOKEN=self.slack.bot_token,
-            BOT_SLACK_APP_TOKEN=self.slack.app_token,
-            BOT_SLACK_API_URL=self.slack.api_url,
-            BOT_LLM_BASE_URL=self.llm.base_url,
-            BOT_DATABASE_URL=self.db_url,
-            BOT_HTTP_PORT="0",
-            BOT_LOG_LEVEL="INFO",
-            PYTHONPATH=str(REPO),
-        )
-        env.update(self.extra_env)
-        if crash_at:
-            env["BOT_CRASH_AT"] = crash_at
-        return env
+    def platform_env(self) -> dict[str, str]:
+        return {
+            "BOT_SLACK_BOT_TOKEN": self.slack.bot_token,
+            "BOT_SLACK_APP_TOKEN": self.slack.app_token,
+            "BOT_SLACK_API_URL": self.slack.api_url,
+        }
 
     async def start(self, crash_at: str | None = None) -> None:
         """Start the bot and wait until its Socket Mode connection is open."""
-        self.starts += 1
-        sockets = self.slack.calls_to("apps.connections.open")
-        opened = len(sockets)
-        log = (self.workdir / f"bot-{self.starts}.log").open("wb")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--no-local-model",
-            cwd=self.workdir,
-            env=self.env(crash_at),
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
+        opened = len(self.slack.calls_to("apps.connections.open"))
+        await self.spawn(crash_at)
         await self.slack.wait_for(
-            lambda: (
-                len(self.slack.calls_to("apps.connections.open")) > opened
-                or (self.process is not None and self.process.returncode is not None)
-            ),
+            lambda: len(self.slack.calls_to("apps.connections.open")) > opened or self.exited(),
             timeout=60,
         )
         await self.slack.wait_for_socket(timeout=30)
-
-    async def killed(self) -> int:
-        assert self.process is not None
-        async with asyncio.timeout(60):
-            return await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(20):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-    def log(self, start: int) -> str:
-        return (self.workdir / f"bot-{start}.log").read_text(errors="replace")
 
 
 @pytest.fixture

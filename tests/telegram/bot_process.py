@@ -1,89 +1,31 @@
-"""`chatbot run` as a separate process against the fakes, to be killed with SIGKILL.
-
-The fakes (Bot API, LLM server) live in the test's event loop; the bot is a real process
-with its own database file, started and killed as an operator (or the OOM killer) would.
-"""
+"""`chatbot run` with the Telegram adapter (long polling) against the fake Bot API."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from pathlib import Path
 
+from tests.bot_process import REPO
+from tests.bot_process import BotProcess as _BotProcess
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.telegram import FakeTelegram
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "BotProcess"]
 
 
-class BotProcess:
+class BotProcess(_BotProcess):
     def __init__(
         self, tg: FakeTelegram, llm: FakeLLMServer, db_url: str, workdir: Path, **env: str
     ) -> None:
-        self.tg, self.llm, self.db_url, self.workdir = tg, llm, db_url, workdir
-        self.extra_env = env
-        self.process: asyncio.subprocess.Process | None = None
-        self.starts = 0
+        super().__init__(llm, db_url, workdir, **env)
+        self.tg = tg
 
-    def env(self, crash_at: str | None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-        env.update(
-            BOT_TELEGRAM_TOKEN=self.tg.token,
-            BOT_TELEGRAM_BASE_URL=self.tg.base_url,
-            BOT_LLM_BASE_URL=self.llm.base_url,
-            BOT_DATABASE_URL=self.db_url,
-            BOT_HTTP_PORT="0",
-            BOT_LOG_LEVEL="INFO",
-            PYTHONPATH=str(REPO),
-        )
-        env.update(self.extra_env)
-        if crash_at:
-            env["BOT_CRASH_AT"] = crash_at
-        return env
+    def platform_env(self) -> dict[str, str]:
+        return {"BOT_TELEGRAM_TOKEN": self.tg.token, "BOT_TELEGRAM_BASE_URL": self.tg.base_url}
 
     async def start(self, crash_at: str | None = None) -> None:
         """Start the bot and wait until it says it polls the Bot API (or exits)."""
-        self.starts += 1
-        log = (self.workdir / f"bot-{self.starts}.log").open("wb")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--no-local-model",
-            cwd=self.workdir,
-            env=self.env(crash_at),
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-        started = self.starts
+        started = await self.spawn(crash_at)
         await self.tg.wait_for(
-            lambda: (
-                "telegram: long polling as" in self.log(started)
-                or self.process is None
-                or self.process.returncode is not None
-            ),
+            lambda: "telegram: long polling as" in self.log(started) or self.exited(),
             timeout=60,
         )
-
-    async def killed(self) -> int:
-        """Wait for the process to die at its crash point; its exit status."""
-        assert self.process is not None
-        async with asyncio.timeout(60):
-            return await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(20):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-    def log(self, start: int) -> str:
-        return (self.workdir / f"bot-{start}.log").read_text(errors="replace")
