@@ -35,6 +35,20 @@ def is_verbatim(quote: str, texts: Sequence[str]) -> bool:
     return wanted in normalise(" ".join(texts))
 
 
+def without_cut_end(quote: str, limit: int) -> str:
+    """A quote that fills the schema's maxLength may end in a word the server's guided
+    decoding cut or bent to fit (Qwen 1.5B wrote "One event loop can jolly" for "can
+    juggle" at exactly 160 characters): that last word is not the candidate's, so it goes
+    (a Chinese quote loses its last character) and the rest is verified as usual."""
+    quote = quote.strip()
+    if len(quote) < limit:
+        return quote
+    if _CJK.search(quote[-1]):
+        return quote[:-1]
+    head, _, _ = quote.rpartition(" ")
+    return head.rstrip(" ,;:") or quote
+
+
 def word_count(text: str) -> int:
     """Words in Latin script; Chinese, written without spaces, counts two characters a word."""
     cjk = len(_CJK.findall(text))

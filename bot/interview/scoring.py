@@ -42,6 +42,7 @@ from bot.interview.evidence import (
     cut_at_word,
     is_verbatim,
     remove_quoted,
+    without_cut_end,
     word_count,
 )
 from bot.interview.kinds import Item, kind_of
@@ -152,15 +153,16 @@ def _verify(
     dropped = 0
     for item in items:
         claim = coverage.get(item.key)
+        quote = without_cut_end(claim.quote, judging.QUOTE_CHARS) if claim is not None else ""
         if item.key in labelled:
             covered.append(CoveredPoint(point=item.label, quote=labelled[item.key]))
         elif (
             claim is not None
             and claim.covered
-            and is_verbatim(claim.quote, texts)
-            and not talks_about_grading(claim.quote)
+            and is_verbatim(quote, texts)
+            and not talks_about_grading(quote)
         ):
-            covered.append(CoveredPoint(point=item.label, quote=claim.quote.strip()))
+            covered.append(CoveredPoint(point=item.label, quote=quote))
         else:
             dropped += bool(claim is not None and claim.covered)
             missed.append(item.label)

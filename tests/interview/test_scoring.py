@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.interview.judging import QUOTE_CHARS
 from bot.interview.report import EvaluationReport
 from bot.prompts import PromptLibrary
 from bot.texts import text
@@ -224,3 +225,29 @@ async def test_a_quote_about_the_grading_is_never_coverage(
     report = await interview(bot, llm_server, [f"{WEAK} {injection}", *ANSWERS[1:]])
     first = report.question("async-io")
     assert first is not None and first.score == 1 and first.covered == []
+
+
+async def test_a_quote_bent_to_fit_the_length_limit_loses_its_last_word_only(
+    bot: Harness, llm_server: FakeLLMServer
+) -> None:
+    # Guided decoding held Qwen to maxLength and it wrote "can jolly" for "can juggle": the
+    # rest of the quote is the candidate's and is credited; a short wrong quote is not.
+    answer = (
+        "I reach for asyncio when the service mostly waits on the network: thousands of open "
+        "sockets, calls to other APIs, database round trips. One event loop can juggle all "
+        "of them cheaply, and I push CPU-heavy work to a process pool."
+    )
+    bent = answer[: QUOTE_CHARS - 6] + " jolly"  # 160 characters, the last word bent
+    assert len(bent) == QUOTE_CHARS and bent not in answer
+
+    def claims(items: list[str], text: str) -> dict[str, str]:
+        if text == answer:
+            return {items[0]: bent, items[1]: "the event loop can jolly"}
+        return {}
+
+    llm_server.default = Judge(covers=claims)
+    report = await interview(bot, llm_server, [answer, *ANSWERS[1:]])
+    first = report.question("async-io")
+    assert first is not None and len(first.covered) == 1
+    [point] = first.covered
+    assert point.quote in answer and point.quote == bent.rsplit(" ", 1)[0]
