@@ -17,6 +17,10 @@ MIN_QUOTE_CHARS = 8  # normalised characters (CJK counting two): "yes" or "the" 
 MIN_SUBSTANTIVE_WORDS = 4
 
 _SPACE = re.compile(r"\s+")
+# A sentence ends at . ! ? and a space, at their full-width forms (Chinese puts no space
+# after them), or at a line break; "3.5", "e.g. this" and "i.e. that" do not end one.
+_SENTENCE_END = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)(?<=[.!?])\s+|(?<=[。！？])\s*|\n+")
+MAX_SENTENCES = 60
 
 
 def normalise(text: str) -> str:
@@ -33,6 +37,18 @@ def is_verbatim(quote: str, texts: Sequence[str]) -> bool:
     if len(wanted.replace(" ", "")) + len(_CJK.findall(wanted)) < MIN_QUOTE_CHARS:
         return False
     return wanted in normalise(" ".join(texts))
+
+
+def sentences(texts: Sequence[str]) -> list[str]:
+    """The candidate's sentences, in order, across an answer and its follow-up answers:
+    what `judging.locate` numbers. Pieces too short to mean anything are left out."""
+    found: list[str] = []
+    for text in texts:
+        for piece in _SENTENCE_END.split(text):
+            piece = piece.strip()
+            if piece and is_verbatim(piece, [text]):
+                found.append(piece)
+    return found[:MAX_SENTENCES]
 
 
 def without_cut_end(quote: str, limit: int) -> str:

@@ -1,7 +1,10 @@
-"""The model's three narrow jobs, each one structured call at temperature 0:
+"""The model's narrow jobs, each one structured call at temperature 0:
 - `check`: which parts an answer leaves out (decides a follow-up during the interview);
 - `classify`: does the text address the grader, with the verbatim excerpt;
-- `extract`: for each item of a question, the verbatim quote that covers it, or none.
+- `extract`: for each item of a question, the verbatim quote that covers it, or none;
+- `locate`: for items claimed with words that are not the candidate's (a small model
+  copies the reference point itself), the number of the answer's sentence that states
+  each, or none.
 
 Every call starts with the same role-level prefix (`role_prefix`: the evaluator's system
 text, the rubric with its anchors, every question with its reference points), identical
@@ -80,6 +83,26 @@ class Extraction(BaseModel):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
+class Location(BaseModel):
+    """One sentence number per item (built by `location_schema`), 0 for none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def located(self, sentences: int) -> dict[str, int]:
+        """item key -> sentence number (1-based), for the numbers that name a sentence."""
+        found = {name: getattr(self, name) for name in type(self).model_fields}
+        return {key: n for key, n in found.items() if 1 <= n <= sentences}
+
+
+@lru_cache(maxsize=256)
+def location_schema(keys: tuple[str, ...], sentences: int) -> type[Location]:
+    # The server's guided decoding can only write a number of a sentence there is.
+    number = Annotated[int, WithJsonSchema({"type": "integer", "enum": list(range(sentences + 1))})]
+    fields: dict[str, Any] = {key: (number, ...) for key in keys}
+    model: type[Location] = create_model("Location", __base__=Location, __config__=None, **fields)
+    return model
+
+
 @lru_cache(maxsize=256)
 def extraction_schema(keys: tuple[str, ...]) -> type[Extraction]:
     fields: dict[str, Any] = {key: (ItemCoverage, ...) for key in keys}
@@ -152,6 +175,24 @@ def extraction_messages(
     return _messages(ctx, role, task, answer)
 
 
+def location_messages(
+    ctx: TurnContext,
+    role: Role,
+    question: Question,
+    items: Sequence[Item],
+    sentences: Sequence[str],
+) -> list[ChatMessage]:
+    listed = "\n".join(f"{item.key}: {item.label}" for item in items)
+    task = (
+        f"Task: evidence location for question {question.id}. The candidate's answer is "
+        "below, one numbered sentence per line. For each item below, give the number of the "
+        "one sentence of the answer that states it, or 0 if no sentence does. A sentence "
+        "that only names the topic, or states a different item, does not state it.\n" + listed
+    )
+    numbered = "\n".join(f"[{n}] {sentence}" for n, sentence in enumerate(sentences, 1))
+    return _messages(ctx, role, task, numbered)
+
+
 async def check(
     ctx: TurnContext, role: Role, question: Question, answer: str
 ) -> Structured[Completeness]:
@@ -192,5 +233,25 @@ async def extract(
         schema,
         temperature=temperature,
         max_tokens=40 + len(items) * (QUOTE_CHARS + 30),
+        session_id=ctx.session_id,
+    )
+
+
+async def locate(
+    ctx: TurnContext,
+    role: Role,
+    question: Question,
+    items: Sequence[Item],
+    sentences: Sequence[str],
+) -> Structured[Location]:
+    """For items whose quote was not the candidate's words: which sentence states each. The
+    model only names a number; the credited quote is that sentence, verbatim by
+    construction, so copying a reference point's wording earns nothing."""
+    schema = location_schema(tuple(item.key for item in items), len(sentences))
+    return await ctx.llm.structured(
+        location_messages(ctx, role, question, items, sentences),
+        schema,
+        temperature=0.0,
+        max_tokens=20 + len(items) * 12,
         session_id=ctx.session_id,
     )

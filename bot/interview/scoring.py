@@ -42,6 +42,7 @@ from bot.interview.evidence import (
     cut_at_word,
     is_verbatim,
     remove_quoted,
+    sentences,
     without_cut_end,
     word_count,
 )
@@ -85,6 +86,7 @@ class _Sample:
     missed: list[str]
     score: int
     dropped: int
+    unverified: list[Item] = field(default_factory=list)  # claimed with words not in the answer
 
 
 @dataclass
@@ -93,6 +95,7 @@ class _Run:
     model: str = ""
     dropped: int = 0
     model_flags_dropped: int = 0
+    located: int = 0  # items credited with the sentence `judging.locate` named
 
     def absorb(self, part: _Run) -> None:
         """Add one question's share: lists extended, counts added, the last model kept."""
@@ -150,6 +153,7 @@ def _verify(
 ) -> _Sample:
     covered: list[CoveredPoint] = []
     missed: list[str] = []
+    unverified: list[Item] = []
     dropped = 0
     for item in items:
         claim = coverage.get(item.key)
@@ -164,9 +168,50 @@ def _verify(
         ):
             covered.append(CoveredPoint(point=item.label, quote=quote))
         else:
-            dropped += bool(claim is not None and claim.covered)
+            if claim is not None and claim.covered:
+                dropped += 1
+                if not talks_about_grading(quote):
+                    unverified.append(item)
             missed.append(item.label)
-    return _Sample(covered, missed, score_rule(len(covered), len(items)), dropped)
+    return _Sample(covered, missed, score_rule(len(covered), len(items)), dropped, unverified)
+
+
+async def _locate(
+    ctx: TurnContext,
+    role: Role,
+    question: Question,
+    items: Sequence[Item],
+    sample: _Sample,
+    texts: list[str],
+    run: _Run,
+) -> _Sample:
+    """The items claimed with words that are not the candidate's, asked again as sentence
+    numbers: an item is credited with the sentence named, which is the candidate's own
+    words by construction, unless that sentence speaks of the grading."""
+    numbered = sentences(texts)
+    if not sample.unverified or not numbered:
+        return sample
+    answer = await judging.locate(ctx, role, question, sample.unverified, numbered)
+    run.raw.append(answer.raw)
+    found = {
+        key: numbered[n - 1]
+        for key, n in answer.value.located(len(numbered)).items()
+        if not talks_about_grading(numbered[n - 1])
+    }
+    if not found:
+        return sample
+    run.located += len(found)
+    already = {point.point: point for point in sample.covered}
+    covered: list[CoveredPoint] = []
+    missed: list[str] = []
+    for item in items:
+        if item.label in already:
+            covered.append(already[item.label])
+        elif item.key in found:
+            covered.append(CoveredPoint(point=item.label, quote=found[item.key]))
+        else:
+            missed.append(item.label)
+    return _Sample(covered, missed, score_rule(len(covered), len(items)), sample.dropped)
 
 
 def _rationale(sample: _Sample, items: int, flagged: bool) -> str:
@@ -206,7 +251,8 @@ async def score_question(
             )
             run.raw.append(extracted.raw)
             run.model = extracted.model
-            results.append(_verify(items, extracted.value.coverage(), labelled, cleaned))
+            sample = _verify(items, extracted.value.coverage(), labelled, cleaned)
+            results.append(await _locate(ctx, role, question, items, sample, cleaned, run))
     run.dropped += sum(s.dropped for s in results)
     values = [float(s.score) for s in results]
     median = float(statistics.median(values))

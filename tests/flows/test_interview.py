@@ -8,12 +8,20 @@ from typing import Any
 import pytest
 
 from bot.domain import Buttons, InputKind
+from bot.interview.evidence import is_verbatim
 from bot.interview.report import EvaluationReport
 from bot.store.api import ConversationStatus
 from bot.texts import text
 from tests.fakes.llm_server import Answer, AnswerSource, FakeLLMServer
 from tests.harness import Harness
-from tests.interview.judge import CLEAN, COMPLETE, Judge, extraction, schema_name
+from tests.interview.judge import (
+    CLEAN,
+    COMPLETE,
+    Judge,
+    extraction,
+    nothing_located,
+    schema_name,
+)
 
 ROLE = "python-backend"
 QUESTIONS = ["async-io", "api-design", "slow-query", "transactions", "incident", "disagreement"]
@@ -40,11 +48,15 @@ def evaluation_answers(
     """What the model says when the last answer is in, question by question in the role's
     order: the grader check (nothing found), then `samples` extractions claiming enough
     items for `score`, each quoting the candidate's own answer (or `evidence` for the
-    slow-query question, to test a quote that is not in it)."""
+    slow-query question, to test a quote that is not in it: then the locate call that
+    follows finds no sentence either)."""
     replies: list[AnswerSource] = []
-    for question in QUESTIONS:
+    for question, answer in zip(QUESTIONS, ANSWERS, strict=True):
         quote = evidence if question == "slow-query" else None
-        replies += [CLEAN, *[extraction(score, quote) for _ in range(samples)]]
+        sample = [extraction(score, quote)]
+        if quote is not None and not is_verbatim(quote, [answer]):
+            sample.append(nothing_located)
+        replies += [CLEAN, *sample * samples]
     return replies
 
 

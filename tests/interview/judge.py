@@ -68,6 +68,12 @@ def extraction(
     return reply
 
 
+def nothing_located(body: Body) -> Answer:
+    """The locate call's reply when no sentence states the items asked about."""
+    assert schema_name(body) == "Location", schema_name(body)
+    return Answer(json=dict.fromkeys(items_of(body), 0))
+
+
 def flag(excerpt: str) -> Answer:
     return Answer(json={"excerpt": excerpt, "addresses_grader": True})
 
@@ -82,8 +88,11 @@ class Judge:
         covers: Callable[[list[str], str], dict[str, str]] | None = None,
         flags: Callable[[str], str | None] | None = None,
         missing_parts: list[str] | None = None,
+        locates: Callable[[list[str], list[str]], dict[str, int]] | None = None,
     ) -> None:
         self.covers = covers or (lambda items, text: dict.fromkeys(items, quotable(text)))
+        # items, the numbered sentences -> item key: sentence number (1-based); none: 0
+        self.locates = locates or (lambda items, sentences: {})
         self.flags = flags or (lambda text: None)
         self.missing_parts = missing_parts or []
         self.calls: list[str] = []
@@ -104,5 +113,10 @@ class Judge:
             return Answer(
                 json={k: {"quote": claims.get(k, ""), "covered": k in claims} for k in items}
             )
+        if name == "Location":
+            items = items_of(body)
+            numbered = [line.split("] ", 1)[1] for line in candidate_text(body).splitlines()]
+            located = self.locates(items, numbered)
+            return Answer(json={k: located.get(k, 0) for k in items})
         assert not name, f"unexpected schema {name}"
         return Answer(text="Thank you for your answer.")
