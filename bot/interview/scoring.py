@@ -10,6 +10,8 @@ Per question, in the role's order:
    temperature 0). A STAR part the candidate labelled counts with the labelled text.
 3. Code verifies each quote (bot.interview.evidence) against that question's own answer
    and follow-up answers after the removal; an item is credited only with a verified quote.
+   Items claimed with words that are not there get one `judging.locate` call: the model
+   names a sentence of the answer by its number, and that sentence is the quote.
 4. THE SCORE RULE, from verified coverage and the role's anchors (anchor 1 = nothing
    covered, anchor 3 = about half, anchor 5 = everything):
        score = 1 + round_half_up(4 * covered / items)
