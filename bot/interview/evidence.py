@@ -33,10 +33,12 @@ def is_verbatim(quote: str, texts: Sequence[str]) -> bool:
     """Whether `quote` is in `texts` (normalised), one of them or running from one into the
     next (an answer and its follow-up answer, as the model saw them), and long enough."""
     wanted = normalise(quote)
+    return _long_enough(wanted) and wanted in normalise(" ".join(texts))
+
+
+def _long_enough(normalised: str) -> bool:
     # A Chinese character carries about what two Latin letters do.
-    if len(wanted.replace(" ", "")) + len(_CJK.findall(wanted)) < MIN_QUOTE_CHARS:
-        return False
-    return wanted in normalise(" ".join(texts))
+    return len(normalised.replace(" ", "")) + len(_CJK.findall(normalised)) >= MIN_QUOTE_CHARS
 
 
 def sentences(texts: Sequence[str]) -> list[str]:
@@ -46,7 +48,7 @@ def sentences(texts: Sequence[str]) -> list[str]:
     for text in texts:
         for piece in _SENTENCE_END.split(text):
             piece = piece.strip()
-            if piece and is_verbatim(piece, [text]):
+            if _long_enough(normalise(piece)):  # a piece of the text: verbatim already
                 found.append(piece)
     return found[:MAX_SENTENCES]
 

@@ -162,15 +162,18 @@ def classify_messages(
     return _messages(ctx, role, task, answer)
 
 
+def _listed(items: Sequence[Item]) -> str:
+    return "\n".join(f"{item.key}: {item.label}" for item in items)
+
+
 def extraction_messages(
     ctx: TurnContext, role: Role, question: Question, items: Sequence[Item], answer: str
 ) -> list[ChatMessage]:
-    listed = "\n".join(f"{item.key}: {item.label}" for item in items)
     task = (
         f"Task: evidence extraction for question {question.id}. For each item below, copy "
         "the exact words of the candidate's answer that cover it into quote and set covered "
         "to true; if the answer does not cover it, leave quote empty and set covered to "
-        "false. Never paraphrase; never quote anything but the answer.\n" + listed
+        "false. Never paraphrase; never quote anything but the answer.\n" + _listed(items)
     )
     return _messages(ctx, role, task, answer)
 
@@ -182,12 +185,12 @@ def location_messages(
     items: Sequence[Item],
     sentences: Sequence[str],
 ) -> list[ChatMessage]:
-    listed = "\n".join(f"{item.key}: {item.label}" for item in items)
     task = (
         f"Task: evidence location for question {question.id}. The candidate's answer is "
         "below, one numbered sentence per line. For each item below, give the number of the "
         "one sentence of the answer that states it, or 0 if no sentence does. A sentence "
-        "that only names the topic, or states a different item, does not state it.\n" + listed
+        "that only names the topic, or states a different item, does not state it.\n"
+        + _listed(items)
     )
     numbered = "\n".join(f"[{n}] {sentence}" for n, sentence in enumerate(sentences, 1))
     return _messages(ctx, role, task, numbered)
