@@ -3,12 +3,18 @@ skipped, changed ones re-chunked, removed ones dropped; chunks keep where they c
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
 
 from bot.knowledge.indexer import index_paths
 from bot.knowledge.retrieval import HybridRetriever
-from tests.knowledge.fake_embeddings import FakeEmbeddingsServer
+from tests.knowledge.fake_embeddings import FakeEmbeddingsServer, fake_vector
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "examples" / "handbook"
 
@@ -151,3 +157,79 @@ async def test_a_word_document_keeps_its_title_headings_and_tables(
     assert lisbon.source.endswith("parental-leave.docx")
     form = " ".join(h.text for h in await kb.search("request form HR-PL-9", 5))
     assert "HR-PL-9" in form
+
+
+async def test_passages_of_many_documents_share_an_embedding_call_and_keep_their_vectors(
+    kb: HybridRetriever, tmp_path: Path, embeddings: FakeEmbeddingsServer
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(30):
+        (folder / f"policy-{n:02d}.md").write_text(
+            f"# Policy {n}\n\n## Scope\n\nRule {n} covers office {n}.\n\n"
+            f"## Contact\n\nWrite to desk-{n}@example.com.\n"
+        )
+    (folder / "empty.md").write_text("")
+
+    report = await index_paths(kb.store, kb.embedder, [folder])
+
+    assert report.added == 31 and report.chunks == 60 and not report.failed
+    # 60 passages from 30 documents: one request of 64 at most, not one per document
+    assert len(embeddings.requests) == 1
+    stored = await kb.store.chunks([cid for cid, _, _ in await kb.store.vectors()])
+    vectors = {cid: blob for cid, blob, _ in await kb.store.vectors()}
+    assert len(stored) == 60
+    for cid, chunk in stored.items():
+        expected = np.asarray(fake_vector(f"{chunk.title} > {chunk.heading}\n{chunk.text}"))
+        expected /= np.linalg.norm(expected)
+        got = np.frombuffer(vectors[cid], dtype=np.float32)
+        assert np.allclose(got, expected, atol=1e-6), (chunk.source, chunk.heading)
+
+
+class FailingEmbedder:
+    """Answers its first `good` calls, then fails; counts the calls still running."""
+
+    name = "failing"
+
+    def __init__(self, good: int) -> None:
+        self.good, self.calls, self.running = good, 0, 0
+
+    async def passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls += 1
+        call = self.calls
+        self.running += 1
+        try:
+            await asyncio.sleep(0.01)
+            if call > self.good:
+                raise RuntimeError("embeddings server down")
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+        finally:
+            self.running -= 1
+
+    async def query(self, text: str) -> npt.NDArray[np.float32]:
+        return np.ones(4, dtype=np.float32) / 2
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_an_embedding_failure_stops_indexing_with_the_groups_before_it_stored(
+    kb: HybridRetriever, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(100):  # two passages each: 64 a group, so four groups
+        (folder / f"p-{n:03d}.md").write_text(
+            f"# P {n}\n\n## A\n\nRule {n}.\n\n## B\n\nDesk {n}.\n"
+        )
+    embedder = FailingEmbedder(good=1)
+
+    with pytest.raises(RuntimeError, match="down"):
+        await index_paths(kb.store, embedder, [folder])
+
+    assert embedder.running == 0  # nothing left embedding behind the failure
+    stored = await kb.store.documents()
+    assert len(stored) == 32  # the first group's documents, each whole
+    assert sorted(Path(s).name for s in stored)[-1] == "p-031.md"
+    again = await index_paths(kb.store, FailingEmbedder(good=99), [folder])
+    assert (again.added, again.unchanged) == (68, 32)
