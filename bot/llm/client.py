@@ -63,6 +63,9 @@ class OpenAICompatibleLLM:
             max_retries=0,  # ours below: only before the first token
             timeout=openai.Timeout(timeout_s, connect=connect_timeout_s),
         )
+        self._chat = sse.StreamingChat(
+            base_url, api_key, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
+        )
         self._model = model
         self._model_lock = asyncio.Lock()
         self._max_retries = max_retries
@@ -75,6 +78,7 @@ class OpenAICompatibleLLM:
         self.budget = ContextBudget(context_tokens)
 
     async def close(self) -> None:
+        await self._chat.close()
         await self._client.close()
 
     async def model_name(self) -> str:
@@ -122,14 +126,13 @@ class OpenAICompatibleLLM:
         model = await self.model_name()
         started = time.perf_counter()
         limit = max_tokens or self._max_tokens
-        # bot.llm.sse: the cheap path (no pydantic object per token, no transform of the
-        # history); the request, its headers and its HTTP errors are still openai's.
+        # bot.llm.sse: the hot path, one aiohttp request read by its C parser; the model
+        # list and structured output stay on the openai client.
         response, fitted = await self._fitting(
             messages,
             limit,
             session_id,
-            lambda asked: sse.open_stream(
-                self._client,
+            lambda asked: self._chat.open(
                 model=model,
                 messages=asked,
                 temperature=self._temperature if temperature is None else temperature,
@@ -140,6 +143,7 @@ class OpenAICompatibleLLM:
         ttft_ms: int | None = None
         usage: Usage | None = None
         finish_reason: str | None = None
+        complete = False
         try:
             async for piece in sse.pieces(response):
                 usage = piece.usage or usage
@@ -150,11 +154,16 @@ class OpenAICompatibleLLM:
                     if ttft_ms is None:
                         ttft_ms = _ms_since(started)
                     yield ContentDelta(piece.content)
-        except (openai.APIError, httpx2.HTTPError, sse.StreamError, ValueError) as exc:
+            complete = True
+        except (sse.StreamError, ValueError) as exc:
             raise LLMUnavailable(f"stream interrupted: {type(exc).__name__}") from exc
         finally:
-            # Closing the response tells the server to abort generation when we stop early.
-            await response.aclose()
+            if complete:
+                response.release()  # read to the end: the connection is reused
+            else:
+                # Closing the connection tells the server to stop generating: the caller
+                # left early, or the stream broke.
+                response.close()
         if usage is not None:
             self.budget.observed(fitted, usage.prompt_tokens)
         yield StreamEnd(model, usage, finish_reason, ttft_ms, _ms_since(started))
@@ -235,20 +244,28 @@ class OpenAICompatibleLLM:
         for attempt in range(self._max_retries + 1):
             try:
                 return await call()
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            except (openai.APIConnectionError, openai.APITimeoutError, sse.Unreachable) as exc:
                 reason, delay = type(exc).__name__, None
             except openai.APIStatusError as exc:
-                if is_context_overflow(exc.status_code, exc.message):
-                    raise ContextOverflow(exc.message) from None
-                if exc.status_code not in RETRYABLE_STATUS:
-                    raise LLMError(f"backend refused the request: HTTP {exc.status_code}") from exc
-                reason, delay = f"HTTP {exc.status_code}", _retry_after(exc.response)
+                reason = _refused(exc.status_code, exc.message, exc)
+                delay = _retry_after(exc.response)
+            except sse.HTTPRefused as exc:
+                reason, delay = _refused(exc.status, exc.message, exc), exc.retry_after
             if attempt == self._max_retries:
                 raise LLMUnavailable(f"gave up after {attempt + 1} attempts: {reason}")
             wait = delay if delay is not None else self._backoff_s * 2**attempt
             log.info("LLM call failed (%s); retry %d in %.1fs", reason, attempt + 1, wait)
             await asyncio.sleep(min(wait, 30.0))
         raise AssertionError("unreachable")
+
+
+def _refused(status: int, message: str, cause: Exception) -> str:
+    """The reason to retry an HTTP error status; raises for those not worth retrying."""
+    if is_context_overflow(status, message):
+        raise ContextOverflow(message) from None
+    if status not in RETRYABLE_STATUS:
+        raise LLMError(f"backend refused the request: HTTP {status}") from cause
+    return f"HTTP {status}"
 
 
 def _wire(messages: Sequence[ChatMessage]) -> dict[str, Any]:

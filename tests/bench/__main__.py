@@ -10,7 +10,7 @@ from tests.bench.engine import run_engine_bench
 from tests.bench.quality import add_quality_arguments, quality_mode
 from tests.bench.real import run_real_bench
 from tests.bench.report import table
-from tests.bench.scale import ScaleRun, run_scale
+from tests.bench.scale import ScaleRun, cpu_split, run_scale
 from tests.bench.slack import run_slack_bench
 from tests.bench.telegram import run_telegram_bench
 
@@ -35,6 +35,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="scale: bot processes")
     parser.add_argument("--ttft", type=float, default=0.2, help="seconds, scripted model")
     parser.add_argument("--tokens-per-s", type=float, default=None, help="100, 50, 50")
+    parser.add_argument(
+        "--words",
+        type=int,
+        nargs="+",
+        default=[20],
+        help="scale: words per answer; two values run twice and split the CPU into a part "
+        "per model request and a part per streamed token (the difference between the runs)",
+    )
     add_quality_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -43,20 +51,26 @@ def main() -> None:
             quality_mode(args)
             continue
         if mode == "scale":  # worker processes, the model in its own process
-            run = ScaleRun(
-                database=args.database,
-                conversations=args.conversations or 200,
-                turns=args.turns or 2,
-                workers=args.workers,
-                ttft=args.ttft,
-                tokens_per_s=args.tokens_per_s or 100.0,
-            )
-            title = (
-                f"scale: {run.conversations} conversations x {run.turns} turns on "
-                f"{run.database}, {run.workers} worker process(es), model in its own process "
-                f"(ttft {run.ttft}s, {run.words} words at {run.tokens_per_s:.0f}/s)"
-            )
-            print(table(title, asyncio.run(run_scale(run))), flush=True)
+            runs = []
+            for words in args.words:
+                run = ScaleRun(
+                    database=args.database,
+                    conversations=args.conversations or 200,
+                    turns=args.turns or 2,
+                    workers=args.workers,
+                    words=words,
+                    ttft=args.ttft,
+                    tokens_per_s=args.tokens_per_s or 100.0,
+                )
+                title = (
+                    f"scale: {run.conversations} conversations x {run.turns} turns on "
+                    f"{run.database}, {run.workers} worker process(es), model in its own "
+                    f"process (ttft {run.ttft}s, {run.words} words at {run.tokens_per_s:.0f}/s)"
+                )
+                runs.append(asyncio.run(run_scale(run)))
+                print(table(title, runs[-1]), flush=True)
+            if len(runs) == 2:
+                print(table("scale: CPU split by the two runs", cpu_split(*runs)), flush=True)
             continue
         if mode == "real":  # the bot beside the plain openai client on a real vLLM
             conversations = args.conversations or 4

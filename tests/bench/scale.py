@@ -182,6 +182,22 @@ async def run_scale(run: ScaleRun) -> dict[str, float]:
     return {**figures(run, results, stats, sampler), "machine_speed_ms": speed}
 
 
+def cpu_split(short: dict[str, float], long: dict[str, float]) -> dict[str, float]:
+    """Two runs that differ only in the answers' length: the extra CPU over the extra tokens
+    is the cost of one streamed token; what remains of a request is its cost before and
+    after the tokens (the store, the prompt, the request, the delivery). The per-token
+    figures of a single run divide everything by the tokens, the per-request part included."""
+    requests = short["turns"]
+    per_token = (long["cpu_s"] - short["cpu_s"]) / max(
+        long["streamed_tokens"] - short["streamed_tokens"], 1
+    )
+    per_request = (short["cpu_s"] - per_token * short["streamed_tokens"]) / max(requests, 1)
+    return {
+        "cpu_us_per_streamed_token_marginal": per_token * 1e6,
+        "cpu_ms_per_model_request_without_tokens": per_request * 1000,
+    }
+
+
 def figures(
     run: ScaleRun,
     results: list[dict[str, Any]],
@@ -215,6 +231,8 @@ def figures(
         "last_token_to_platform_p50_ms": percentile(to_platform, 50),
         "last_token_to_platform_p99_ms": percentile(to_platform, 99),
         "turns_per_s": len(done) / elapsed,
+        "cpu_s": cpu_s,
+        "streamed_tokens": deltas,
         "cpu_us_per_streamed_token": cpu_s / max(deltas, 1) * 1e6,
         "cpu_ms_per_model_request": cpu_s / max(len(timed), 1) * 1000,
         "memory_per_idle_conversation_kB": sum(r["retained_per_conversation"] for r in results)

@@ -12,6 +12,7 @@ from bot.errors import LLMBadOutput, LLMError, LLMUnavailable
 from bot.llm.client import OpenAICompatibleLLM
 from bot.llm.types import ContentDelta, ReasoningDelta, StreamEnd, StreamEvent
 from tests.fakes.llm_server import Answer, FakeLLMServer
+from tests.vllm_server import free_port
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -124,3 +125,47 @@ async def test_the_model_is_read_from_v1_models_once(
     llm_server.enqueue("a")
     await collect(llm.stream(HELLO))  # type: ignore[arg-type]
     assert llm_server.requests[-1]["model"] == "fake-model"
+
+
+async def test_a_stream_request_carries_the_key_the_session_and_the_whole_request(
+    llm_server: FakeLLMServer,
+) -> None:
+    client = OpenAICompatibleLLM(llm_server.base_url, api_key="sk-secret-7", model="fake-model")
+    try:
+        llm_server.enqueue("Hello, 你好.")
+        messages = [{"role": "system", "content": "Be brief."}, *HELLO]
+        events = await collect(
+            client.stream(messages, temperature=0.2, max_tokens=64, session_id="c-9")  # type: ignore[arg-type]
+        )
+    finally:
+        await client.close()
+    assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Hello, 你好."
+    sent = llm_server.requests[-1]
+    assert sent["_headers"]["authorization"] == "Bearer sk-secret-7"
+    assert sent["_headers"]["x-session-id"] == "c-9"
+    assert sent["messages"] == messages and sent["stream"] is True
+    assert (sent["temperature"], sent["max_tokens"]) == (0.2, 64)
+    assert sent["stream_options"] == {"include_usage": True}
+
+
+async def test_a_refusal_names_the_status_never_the_key(llm_server: FakeLLMServer) -> None:
+    client = OpenAICompatibleLLM(llm_server.base_url, api_key="sk-secret-7", model="fake-model")
+    try:
+        llm_server.enqueue(Answer(status=401))
+        with pytest.raises(LLMError) as refused:
+            await collect(client.stream(HELLO))  # type: ignore[arg-type]
+    finally:
+        await client.close()
+    assert "HTTP 401" in str(refused.value)
+    assert "sk-secret-7" not in str(refused.value) and len(llm_server.requests) == 1
+
+
+async def test_no_server_listening_is_retried_then_unavailable() -> None:
+    client = OpenAICompatibleLLM(
+        f"http://127.0.0.1:{free_port()}/v1", model="m", max_retries=2, backoff_s=0.01
+    )
+    try:
+        with pytest.raises(LLMUnavailable, match="after 3 attempts"):
+            await collect(client.stream(HELLO))  # type: ignore[arg-type]
+    finally:
+        await client.close()
