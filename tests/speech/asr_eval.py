@@ -27,8 +27,71 @@ from tests.speech.clips import Clip, clips
 PUNCTUATION = "，。！？、；：,.!?;:\"'"
 
 
+UNITS = {
+    word: n
+    for n, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+TENS = {
+    word: 10 * n
+    for n, word in enumerate(
+        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], 2
+    )
+}
+
+
 def normalise_en(text: str) -> str:
-    return " ".join(jiwer.RemovePunctuation()(text.lower()).replace("-", " ").split())
+    """Lower case, no punctuation, hyphens as spaces, and numbers written in words as digits
+    ("five" and "5", "twenty one" and "21" count as the same word), as the usual English WER
+    normalisers do: how a number is written is not a recognition error."""
+    words = jiwer.RemovePunctuation()(text.lower().replace("-", " ")).split()
+    return " ".join(_digits(words))
+
+
+def _digits(words: list[str]) -> list[str]:
+    out: list[str] = []
+    value: int | None = None
+    for word in words:
+        if value is not None:
+            if word in UNITS and value in TENS.values():  # "twenty" "one"
+                value += UNITS[word]
+                continue
+            if word == "hundred" and 0 < value < 10:
+                value *= 100
+                continue
+            out.append(str(value))
+            value = None
+        if word in UNITS:
+            value = UNITS[word]
+        elif word in TENS:
+            value = TENS[word]
+        else:
+            out.append(word)
+    if value is not None:
+        out.append(str(value))
+    return out
 
 
 def normalise_zh(text: str) -> str:
@@ -68,7 +131,13 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
         )
     for lang, metric in (("en", "WER"), ("zh", "CER")):
         if by_lang[lang]:
-            print(f"{lang} mean {metric}: {sum(by_lang[lang]) / len(by_lang[lang]):.1%}")
+            pairs = [(s, h) for s, h, _ in rows if s.lang == lang]
+            corpus = _corpus_error(lang, pairs)
+            print(
+                f"{lang} {metric}: {corpus:.1%} over all {('words', 'characters')[lang == 'zh']}"
+                f" (errors / reference length); mean of the clips' {metric}s "
+                f"{sum(by_lang[lang]) / len(by_lang[lang]):.1%}"
+            )
     print(f"overall RTF: {wall_s / audio_s:.3f} ({wall_s:.1f} s for {audio_s:.1f} s of audio)")
     if server is not None:
         # CPU time does not grow when other processes take the cores; / 2 cores is about
@@ -79,6 +148,17 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
     if server_pid is not None:
         rss = psutil.Process(server_pid).memory_info().rss
         print(f"ASR server RSS: {rss / 2**20:.0f} MiB")
+
+
+def _corpus_error(lang: str, pairs: list[tuple[Clip, str]]) -> float:
+    """One error rate over every clip of a language, each word (character) weighing the
+    same: the usual definition, where a mean of per-clip rates lets a short clip's one
+    error count as much as a long clip's ten."""
+    if lang == "en":
+        refs = [normalise_en(c.text) for c, _ in pairs]
+        return float(jiwer.wer(refs, [normalise_en(h) or "-" for _, h in pairs]))
+    refs = [normalise_zh(c.text) for c, _ in pairs]
+    return float(jiwer.cer(refs, [normalise_zh(h) or "-" for _, h in pairs]))
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
