@@ -30,6 +30,8 @@ LANGUAGES = frozenset({"en", "zh", "de", "fr", "es", "ru", "ja", "ko", "it", "pt
 MODEL_KEY: web.AppKey[Any] = web.AppKey("model", object)
 LOCK_KEY: web.AppKey[asyncio.Semaphore] = web.AppKey("lock", asyncio.Semaphore)
 BEAM_KEY: web.AppKey[int] = web.AppKey("beam_size", int)
+SAMPLE_RATE = 16_000  # what Whisper hears
+WINDOW_S = 30  # Whisper's own window
 BEAM_SIZE = 5  # greedy (1) costs 41% less CPU but wrote "Post-GreSQL" for "PostgreSQL" (README)
 
 
@@ -40,14 +42,24 @@ def load_model(model_dir: Path, threads: int) -> Any:
 
 
 def run_whisper(model: Any, audio: bytes, language: str | None, beam_size: int = BEAM_SIZE) -> str:
+    from faster_whisper import decode_audio
+
+    samples = decode_audio(io.BytesIO(audio), sampling_rate=SAMPLE_RATE)
+    # A clip within Whisper's one 30-second window needs no timestamps: they only place the
+    # windows after it. Measured on the committed 4-second clip: 1.9 s against 2.2 s, the
+    # same words. (The encoder still reads the whole window however short the clip, about
+    # 1 s here: faster-whisper pads every window to 30 s, and a shorter encoder input wrote
+    # "post-dress QL" for "PostgreSQL".)
+    single_window = len(samples) <= WINDOW_S * SAMPLE_RATE
     # No prompt and no conditioning on earlier windows: both make Whisper base repeat itself.
     # Two temperatures bound the time a hopeless clip can take (the default tries six).
     segments, _info = model.transcribe(
-        io.BytesIO(audio),
+        samples,
         language=language,
         beam_size=beam_size,
         temperature=(0.0, 0.4),
         condition_on_previous_text=False,
+        without_timestamps=single_window,
     )
     return "".join(segment.text for segment in segments).strip()
 
