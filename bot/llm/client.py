@@ -1,4 +1,5 @@
-"""The one place that speaks to the model server, over `openai.AsyncOpenAI`.
+"""The one place that speaks to the model server: `openai.AsyncOpenAI` for the model list
+and structured output, bot.llm.sse (aiohttp) for streamed replies, the hot path.
 
 Retries, timing and usage accounting live here once, not in flows. Retries happen only
 before the first token: after it, the user has seen text and a retry would repeat it.
