@@ -329,11 +329,19 @@ class Engine:
                 self.store.conversation_lock(conversation_id),
             ):
                 # Replies stored before a restart or a platform outage go first, in order.
-                await self._deliver(await self.store.get_conversation(conversation_id))
+                conversation = await self.store.get_conversation(conversation_id)
+                # The row just read serves the first turn (one read less per turn) unless the
+                # delivery blocked the conversation: nothing else under these locks writes it,
+                # and a writer outside them (a hand-off) races with the whole turn anyway.
+                # Every later turn reads the row the turn before it wrote.
+                blocked = await self._deliver(conversation) is Outcome.BLOCKED
+                current = None if blocked else conversation
                 while conversation_id in self._dirty:
                     self._dirty.discard(conversation_id)
                     for message in await self.store.pending_messages(conversation_id):
-                        if not await self._turn(conversation_id, message):
+                        answered = await self._turn(conversation_id, message, current)
+                        current = None
+                        if not answered:
                             # the backend is down: the retry loop comes back
                             self._unavailable.add(conversation_id)
                             return
@@ -356,9 +364,15 @@ class Engine:
                     # A message arrived while the locks were being released.
                     self.kick(conversation_id)
 
-    async def _turn(self, conversation_id: int, message: MessageRecord) -> bool:
-        """One pending message; False when it must wait for the backend."""
-        conversation = await self.store.get_conversation(conversation_id)
+    async def _turn(
+        self,
+        conversation_id: int,
+        message: MessageRecord,
+        current: ConversationRecord | None = None,
+    ) -> bool:
+        """One pending message; False when it must wait for the backend. `current`: the
+        conversation's row, read under the same locks with nothing written since."""
+        conversation = current or await self.store.get_conversation(conversation_id)
         if conversation.status is ConversationStatus.HANDED_OFF:
             await self._pass_to_people(conversation, message)  # quiet: people answer now
             return True
@@ -425,12 +439,13 @@ class Engine:
             await self._deliver(conversation, fresh)
         await self._announce(conversation, turn, evaluation_id)
 
-    async def _deliver(self, conversation: ConversationRecord, fresh: int = 0) -> None:
+    async def _deliver(self, conversation: ConversationRecord, fresh: int = 0) -> Outcome:
         outcome = await self._outbox.deliver_pending(conversation.id, conversation.key, fresh)
         if outcome is Outcome.BLOCKED and conversation.status is ConversationStatus.ACTIVE:
             await self.store.set_conversation_status(conversation.id, ConversationStatus.BLOCKED)
             blocked = ConversationStatus.BLOCKED.value
             await self._emit([ConversationEnded(conversation.id, conversation.key, blocked)])
+        return outcome
 
     def _deliverer(self, platform: Platform) -> Deliverer | None:
         renderer = self._renderers.get(platform)
