@@ -87,6 +87,7 @@ async def index_paths(
     report = IndexReport()
     seen: set[str] = set()
     waiting: list[_Parsed] = []  # read and chunked, not sent to the embedder yet
+    passages = 0  # theirs
     writer = _Writer(store, embedder, report)
     try:
         for done, path in enumerate(files):
@@ -107,11 +108,12 @@ async def index_paths(
                 report.failed.append(source)
                 continue
             waiting.append(parsed)
-            if sum(len(p.contexts) for p in waiting) >= EMBED_BATCH:
+            passages += len(parsed.contexts)
+            if passages >= EMBED_BATCH:
                 await writer.add(waiting)
-                waiting = []
+                waiting, passages = [], 0
         await writer.add(waiting)
-        await writer.add([])  # stores the last group
+        await writer.finish()
     finally:
         await writer.abandon()
     if progress is not None:
@@ -168,6 +170,10 @@ class _Writer:
         ahead, self._ahead = self._ahead, started
         if ahead is not None:
             await self._store_group(*ahead)
+
+    async def finish(self) -> None:
+        """Store the group still being embedded."""
+        await self.add([])
 
     async def abandon(self) -> None:
         """After a failure, the group still being embedded is waited for and dropped. Not

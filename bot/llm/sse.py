@@ -86,7 +86,7 @@ class StreamingChat:
             self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
         body = {
             "model": model,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "messages": wire_messages(messages),
             "stream": True,
             "stream_options": {"include_usage": True},
             "temperature": temperature,
@@ -164,12 +164,18 @@ async def _refusal(response: aiohttp.ClientResponse) -> HTTPRefused:
         found = error.get("message") if isinstance(error, dict) else body.get("message")
         if isinstance(found, str):
             message = found
-    return HTTPRefused(response.status, message, _retry_after(response))
+    return HTTPRefused(response.status, message, retry_after(response.headers.get("Retry-After")))
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """The messages as plain JSON objects of the two fields the server reads."""
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def retry_after(header: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds (None: absent or a date)."""
     try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
+        return max(0.0, float(header or ""))
     except ValueError:
         return None
 

@@ -118,10 +118,7 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
     by_lang: dict[str, list[float]] = {"en": [], "zh": []}
     audio_s = wall_s = 0.0
     for sample, heard, wall in rows:
-        if sample.lang == "en":
-            error = jiwer.wer(normalise_en(sample.text), normalise_en(heard))
-        else:
-            error = jiwer.cer(normalise_zh(sample.text), normalise_zh(heard))
+        error = error_rate(sample.lang, [(sample, heard)])
         by_lang[sample.lang].append(error)
         audio_s += sample.seconds
         wall_s += wall
@@ -131,8 +128,7 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
         )
     for lang, metric in (("en", "WER"), ("zh", "CER")):
         if by_lang[lang]:
-            pairs = [(s, h) for s, h, _ in rows if s.lang == lang]
-            corpus = _corpus_error(lang, pairs)
+            corpus = error_rate(lang, [(s, h) for s, h, _ in rows if s.lang == lang])
             print(
                 f"{lang} {metric}: {corpus:.1%} over all {('words', 'characters')[lang == 'zh']}"
                 f" (errors / reference length); mean of the clips' {metric}s "
@@ -150,15 +146,13 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
         print(f"ASR server RSS: {rss / 2**20:.0f} MiB")
 
 
-def _corpus_error(lang: str, pairs: list[tuple[Clip, str]]) -> float:
-    """One error rate over every clip of a language, each word (character) weighing the
-    same: the usual definition, where a mean of per-clip rates lets a short clip's one
-    error count as much as a long clip's ten."""
-    if lang == "en":
-        refs = [normalise_en(c.text) for c, _ in pairs]
-        return float(jiwer.wer(refs, [normalise_en(h) or "-" for _, h in pairs]))
-    refs = [normalise_zh(c.text) for c, _ in pairs]
-    return float(jiwer.cer(refs, [normalise_zh(h) or "-" for _, h in pairs]))
+def error_rate(lang: str, pairs: list[tuple[Clip, str]]) -> float:
+    """WER (English) or CER (Chinese) over every clip given, each word (character) weighing
+    the same: the usual definition, where a mean of per-clip rates lets a short clip's one
+    error count as much as a long clip's ten. An empty transcript counts as all missed."""
+    normalise, rate = (normalise_en, jiwer.wer) if lang == "en" else (normalise_zh, jiwer.cer)
+    refs = [normalise(clip.text) for clip, _ in pairs]
+    return float(rate(refs, [normalise(heard) or "-" for _, heard in pairs]))
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
