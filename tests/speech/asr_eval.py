@@ -128,11 +128,13 @@ async def evaluate(base_url: str, server_pid: int | None) -> None:
         )
     for lang, metric in (("en", "WER"), ("zh", "CER")):
         if by_lang[lang]:
-            corpus = error_rate(lang, [(s, h) for s, h, _ in rows if s.lang == lang])
+            mine = [(s, h, w) for s, h, w in rows if s.lang == lang]
+            corpus = error_rate(lang, [(s, h) for s, h, _ in mine])
+            rtf = sum(w for _, _, w in mine) / sum(s.seconds for s, _, _ in mine)
             print(
                 f"{lang} {metric}: {corpus:.1%} over all {('words', 'characters')[lang == 'zh']}"
                 f" (errors / reference length); mean of the clips' {metric}s "
-                f"{sum(by_lang[lang]) / len(by_lang[lang]):.1%}"
+                f"{sum(by_lang[lang]) / len(by_lang[lang]):.1%}; RTF {rtf:.3f}"
             )
     print(f"overall RTF: {wall_s / audio_s:.3f} ({wall_s:.1f} s for {audio_s:.1f} s of audio)")
     if server is not None:
