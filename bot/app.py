@@ -113,6 +113,7 @@ async def core(settings: Settings, *, retry_interval_s: float = 5.0) -> AsyncIte
         load_grounded_prompt(settings.prompts_dir),
         company=settings.company_name,
         k=settings.kb_passages,
+        check_answers=settings.kb_check_answers,
     )
     try:
         pinned = PinnedAnswers.load(settings.prompts_dir)

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     kb_paths: Annotated[tuple[Path, ...], NoDecode] = ()  # re-indexed by a scheduled job
     kb_reindex_minutes: float = Field(default=60.0, gt=0)
     kb_passages: int = Field(default=4, ge=1, le=10)  # passages given to the model
+    kb_check_answers: bool = True  # a second model reading of each grounded answer
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # ---- voice answers (bot.speech): an OpenAI-compatible /v1/audio/transcriptions ----
     asr_base_url: str = "http://127.0.0.1:8010/v1"  # loopback and silent: `run` starts Whisper

@@ -108,7 +108,11 @@ async def evaluate_answers(
     knowledge = Collecting(retriever)
     prompt = load_grounded_prompt(settings.prompts_dir)
     answerer = GroundedAnswerer(
-        knowledge, prompt, company="Lumora Robotics", k=settings.kb_passages
+        knowledge,
+        prompt,
+        company="Lumora Robotics",
+        k=settings.kb_passages,
+        check_answers=settings.kb_check_answers,
     )
     flow = SupportFlow(answerer)
     prompts = PromptLibrary(settings.prompts_dir)

@@ -23,6 +23,8 @@ class GroundedPrompt(BaseModel):
     system: str = Field(min_length=1)
     question: str = Field(min_length=1)
     follow_up: str = Field(min_length=1)
+    check_system: str = Field(min_length=1)
+    check: str = Field(min_length=1)
     languages: Languages
     version: str = ""
 

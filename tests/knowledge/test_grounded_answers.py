@@ -70,6 +70,12 @@ def prompt_of(request: dict[str, object]) -> str:
     return str(messages[-1]["content"])
 
 
+def schema_of(request: dict[str, object]) -> str:
+    response_format = request["response_format"]
+    assert isinstance(response_format, dict)
+    return str(response_format["json_schema"]["name"])
+
+
 def passage_number(prompt: str, title: str) -> int:
     for line in prompt.splitlines():
         if line.startswith("[") and title in line:
@@ -83,6 +89,8 @@ async def test_an_answer_cites_its_passages_and_lists_the_sources(
     bot, knowledge = desk
 
     def grounded(body: dict[str, object]) -> Answer:
+        if schema_of(body) == "SupportCheck":
+            return Answer(json={"supported": True})
         n = passage_number(prompt_of(body), "Annual leave: Lisbon office")
         return Answer(
             json={"answerable": True, "answer": f"You have 25 working days [{n}].", "cited": [n]}
@@ -91,8 +99,9 @@ async def test_an_answer_cites_its_passages_and_lists_the_sources(
     llm_server.default = grounded
     await bot.send(LISBON_Q)
 
-    request = llm_server.requests[-1]
+    request, second = llm_server.requests
     assert request["response_format"]["type"] == "json_schema"
+    assert schema_of(second) == "SupportCheck"
     assert "Annual leave: Lisbon office" in prompt_of(request) and LISBON_Q in prompt_of(request)
     shown = outputs(bot)
     done = next(o for o in shown if isinstance(o, TextDone))
@@ -107,6 +116,67 @@ async def test_an_answer_cites_its_passages_and_lists_the_sources(
     [record] = await knowledge.answers()
     assert record.answered and record.question == LISBON_Q
     assert len(record.cited_ids) == 1 and record.cited_ids[0] in record.passage_ids
+
+
+async def test_the_second_reading_finding_no_support_declines_and_offers_a_person(
+    desk: tuple[Harness, KnowledgeStore], llm_server: FakeLLMServer
+) -> None:
+    """A small model answers from a passage on a neighbouring topic; the narrower second
+    question ("do these passages state the answer?") is where it says no."""
+    bot, knowledge = desk
+
+    def neighbouring(body: dict[str, object]) -> Answer:
+        if schema_of(body) == "SupportCheck":
+            return Answer(json={"supported": False})
+        n = passage_number(prompt_of(body), "Annual leave: Lisbon office")
+        return Answer(json={"answerable": True, "answer": f"25 working days [{n}].", "cited": [n]})
+
+    llm_server.default = neighbouring
+    await bot.send(LISBON_Q)
+
+    first, second = llm_server.requests
+    check = prompt_of(second)
+    assert "Answer: 25 working days.\n" in check  # the answer without its marker
+    assert "[1] Annual leave: Lisbon office" in check and "[2]" not in check  # the cited only
+    assert LISBON_Q in check and schema_of(first) == "GroundedAnswer"
+    shown = outputs(bot)
+    offer = next(o for o in shown if isinstance(o, Buttons))
+    assert text("kb_decline") in offer.text
+    assert not any(isinstance(o, Sources | TextDone) for o in shown)
+    [record] = await knowledge.answers()
+    assert not record.answered and not record.cited_ids
+
+
+async def test_a_citation_moves_to_the_passage_holding_the_answers_number(
+    desk: tuple[Harness, KnowledgeStore], llm_server: FakeLLMServer
+) -> None:
+    """The model read one passage and cited the one beside it: the source shown is the
+    passage that holds the number, and the second reading is asked about that one."""
+    bot, _ = desk
+
+    def miscited(body: dict[str, object]) -> Answer:
+        if schema_of(body) == "SupportCheck":
+            return Answer(json={"supported": True})
+        prompt = prompt_of(body)
+        right = passage_number(prompt, "Annual leave: Lisbon office > Entitlement")
+        wrong = next(
+            int(line[1 : line.index("]")])
+            for line in prompt.splitlines()
+            if line.startswith("[") and "Lisbon office > Entitlement" not in line
+        )
+        assert wrong != right
+        return Answer(json={"answerable": True, "answer": f"25 days [{wrong}].", "cited": [wrong]})
+
+    llm_server.default = miscited
+    await bot.send(LISBON_Q)
+
+    right = passage_number(prompt_of(llm_server.requests[0]), "Lisbon office > Entitlement")
+    done = next(o for o in outputs(bot) if isinstance(o, TextDone))
+    assert done.text == f"25 days [{right}]."
+    sources = next(o for o in outputs(bot) if isinstance(o, Sources))
+    assert [s.number for s in sources.items] == [right]
+    assert sources.items[0].location.endswith("leave-lisbon.md")
+    assert "Lisbon office > Entitlement" in prompt_of(llm_server.requests[1])
 
 
 async def test_the_model_finding_no_answer_declines_and_offers_a_person(
