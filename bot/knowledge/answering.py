@@ -156,7 +156,11 @@ class GroundedAnswerer:
         except LLMBadOutput:
             log.warning("kb: the second reading did not validate; declining")
             return _withdrawn(reply, reply.usage, "the second reading did not validate")
-        usage = _added(reply.usage, verdict.usage)
+        usage = (
+            reply.usage + verdict.usage
+            if reply.usage and verdict.usage
+            else reply.usage or verdict.usage
+        )
         if not verdict.value.supported:
             log.info("kb: declined (the second reading found the answer not in its passages)")
             return _withdrawn(
@@ -183,44 +187,41 @@ def check(
     if not numbers:
         return decline("no citation of a given passage")
     text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", answer).strip()
-    if not any(int(n) in valid for n in marked):
-        text = _cite_at_end(text, numbers)
-    facts = _NUMBER.findall(_MARKER.sub("", text))
-    evidence = " ".join(_searchable(p) for p in passages)
-    invented = [n for n in facts if n not in evidence]
+    bare = _MARKER.sub("", text).strip()
+    facts = _NUMBER.findall(bare)
+    searchable = [p.text + " " + p.title for p in passages]
+    invented = [n for n in facts if not any(n in t for t in searchable)]
     if invented:
         return decline(f"numbers not in the passages: {invented[:3]}")
-    recited = _recited(numbers, facts, passages)
+    recited = _recited(numbers, facts, searchable)
     if recited != numbers:
         log.info(
             "kb: citations %s moved to %s, the passages holding the answer's numbers",
             numbers,
             recited,
         )
-        numbers = recited
-        text = _cite_at_end(_MARKER.sub("", text).strip(), numbers)
+    if recited != numbers or not any(n in valid for n in marked):
+        text = _cite_at_end(bare, recited)
+    numbers = recited
     cited = [passages[n - 1] for n in numbers]
     sources = tuple(Source(n, _where(p), p.source) for n, p in zip(numbers, cited, strict=True))
     return GroundedReply(True, text, sources, passages, cited, model, usage)
 
 
-def _recited(cited: list[int], facts: Sequence[str], passages: Sequence[Passage]) -> list[int]:
+def _recited(cited: list[int], facts: Sequence[str], searchable: Sequence[str]) -> list[int]:
     """The citations that carry the answer's numbers: the model's own where they hold one of
     them, and for a number none of those holds, the first given passage that does (every
     number is in some passage: checked before). A small model often cites the passage beside
     the one it read (Qwen2.5-1.5B cited the shuttle bus's 07:40 to the leave carry-over
     rules), and a wrong source is a defect even when the answer is right. An answer without
-    numbers keeps the model's citations: the second reading checks those."""
+    numbers keeps the model's citations: the second reading checks those. `searchable[n-1]`
+    is passage n's text and title."""
     if not facts:
         return cited
-
-    def holds(n: int, fact: str) -> bool:
-        return fact in _searchable(passages[n - 1])
-
-    kept = [n for n in cited if any(holds(n, fact) for fact in facts)]
+    kept = [n for n in cited if any(fact in searchable[n - 1] for fact in facts)]
     for fact in facts:
-        if not any(holds(n, fact) for n in kept):
-            kept.append(next(n for n in range(1, len(passages) + 1) if holds(n, fact)))
+        if not any(fact in searchable[n - 1] for n in kept):
+            kept.append(next(n for n, t in enumerate(searchable, start=1) if fact in t))
     return sorted(set(kept))
 
 
@@ -231,10 +232,6 @@ def _cite_at_end(text: str, numbers: Sequence[int]) -> str:
     return f"{body} {markers}{text[len(body) :]}"
 
 
-def _searchable(passage: Passage) -> str:
-    return passage.text + " " + passage.title
-
-
 def _withdrawn(reply: GroundedReply, usage: Usage | None, reason: str) -> GroundedReply:
     """A checked answer taken back: a decline like any other (nothing cited), with the
     passages it was given kept for the hand-off and `chatbot kb report`."""
@@ -243,17 +240,6 @@ def _withdrawn(reply: GroundedReply, usage: Usage | None, reason: str) -> Ground
 
 def _numbered(passages: Sequence[Passage]) -> str:
     return "\n\n".join(f"[{n}] {_where(p)}\n{p.text}" for n, p in enumerate(passages, start=1))
-
-
-def _added(first: Usage | None, second: Usage | None) -> Usage | None:
-    """Both calls' tokens, so /metrics and the stored reply count what the answer cost."""
-    if first is None or second is None:
-        return first or second
-    return Usage(
-        first.prompt_tokens + second.prompt_tokens,
-        first.completion_tokens + second.completion_tokens,
-        first.cached_tokens + second.cached_tokens,
-    )
 
 
 def _where(passage: Passage) -> str:

@@ -4,6 +4,7 @@ person. The model's answer is checked, never trusted."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -76,10 +77,19 @@ def schema_of(request: dict[str, object]) -> str:
     return str(response_format["json_schema"]["name"])
 
 
+def passage_titles(prompt: str) -> dict[int, str]:
+    """The prompt's passages by number: `[n] title > heading` lines."""
+    return {
+        int(found.group(1)): line
+        for line in prompt.splitlines()
+        if (found := re.match(r"\[(\d+)\] ", line))
+    }
+
+
 def passage_number(prompt: str, title: str) -> int:
-    for line in prompt.splitlines():
-        if line.startswith("[") and title in line:
-            return int(line[1 : line.index("]")])
+    for n, line in passage_titles(prompt).items():
+        if title in line:
+            return n
     raise AssertionError(f"no passage titled {title!r} in the prompt")
 
 
@@ -160,9 +170,9 @@ async def test_a_citation_moves_to_the_passage_holding_the_answers_number(
         prompt = prompt_of(body)
         right = passage_number(prompt, "Annual leave: Lisbon office > Entitlement")
         wrong = next(
-            int(line[1 : line.index("]")])
-            for line in prompt.splitlines()
-            if line.startswith("[") and "Lisbon office > Entitlement" not in line
+            n
+            for n, line in passage_titles(prompt).items()
+            if "Lisbon office > Entitlement" not in line
         )
         assert wrong != right
         return Answer(json={"answerable": True, "answer": f"25 days [{wrong}].", "cited": [wrong]})
