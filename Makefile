@@ -52,13 +52,20 @@ bench: $(STAMP) local-model bench-scale
 	$(BIN)/python -m tests.bench engine telegram slack real
 
 # The engine in worker processes, the scripted model in its own: SQLite and PostgreSQL at
-# 50, 200 and 1,000 concurrent conversations, then two workers on one PostgreSQL schema.
+# 50, 200 and 1,000 concurrent conversations, every one sending at the same instant (a burst:
+# the arrival figures are mostly the wait behind the rest of it), then with people pausing
+# 10 s on average before each message (the arrival figures are one message's path under that
+# load), then two workers on one PostgreSQL schema.
 SCALE_RUNS := 50:2 200:2 1000:1
 bench-scale: $(STAMP)
 	for db in sqlite postgres; do for run in $(SCALE_RUNS); do \
 	  $(BIN)/python -m tests.bench scale --database $$db \
-	    --conversations $${run%%:*} --turns $${run##*:} || exit 1; done; done
+	    --conversations $${run%%:*} --turns $${run##*:} || exit 1; \
+	  $(BIN)/python -m tests.bench scale --database $$db --think-s 10 \
+	    --conversations $${run%%:*} --turns 2 || exit 1; done; done
 	$(BIN)/python -m tests.bench scale --database postgres --conversations 1000 --turns 1 --workers 2
+	$(BIN)/python -m tests.bench scale --database postgres --conversations 1000 --turns 2 --workers 2 \
+	  --think-s 10
 
 # Kill campaigns: candidates interview through the fake Bot API while `chatbot run` is
 # SIGKILLed every 2-6 s and restarted; prints kills, finished, shown twice, lost, stuck.

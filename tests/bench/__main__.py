@@ -43,6 +43,13 @@ def main() -> None:
         help="scale: words per answer; two values run twice and split the CPU into a part "
         "per model request and a part per streamed token (the difference between the runs)",
     )
+    parser.add_argument(
+        "--think-s",
+        type=float,
+        default=0.0,
+        help="scale: mean pause before each message (exponential), as a person reads and "
+        "types; 0 (default): every conversation sends at the same instant",
+    )
     add_quality_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -61,11 +68,13 @@ def main() -> None:
                     words=words,
                     ttft=args.ttft,
                     tokens_per_s=args.tokens_per_s or 100.0,
+                    think_s=args.think_s,
                 )
                 title = (
                     f"scale: {run.conversations} conversations x {run.turns} turns on "
                     f"{run.database}, {run.workers} worker process(es), model in its own "
                     f"process (ttft {run.ttft}s, {run.words} words at {run.tokens_per_s:.0f}/s)"
+                    + (f", {run.think_s:g}s mean pause before each message" if run.think_s else "")
                 )
                 runs.append(asyncio.run(run_scale(run)))
                 print(table(title, runs[-1]), flush=True)

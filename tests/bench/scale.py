@@ -2,7 +2,9 @@
 another (tests.bench.model_process), on SQLite or PostgreSQL. Figures, not assertions:
 
 - arrival -> first model request p50/p99: from `engine.submit` to the model server
-  receiving the request (wall clocks of one machine);
+  receiving the request (wall clocks of one machine); with every conversation sending at
+  once (the default) this is mostly the wait behind the others of the burst; with
+  `--think-s` people pause between messages and it is the path of one message under load;
 - last token -> platform: from the model's last byte to the renderer getting TextDone;
 - CPU per streamed token and per model request: the workers' own CPU time (getrusage),
   divided; the model process is not counted;
@@ -47,6 +49,7 @@ class ScaleRun:
     tokens_per_s: float = 100.0
     pool_size: int = 10
     max_concurrency: int = 1000
+    think_s: float = 0.0  # mean pause before each message; 0: every conversation at once
 
 
 @asynccontextmanager
@@ -166,6 +169,7 @@ async def run_scale(run: ScaleRun) -> dict[str, float]:
                     "pool_size": run.pool_size,
                     "max_concurrency": run.max_concurrency,
                     "turns": run.turns,
+                    "think_s": run.think_s,
                     "conversations": list(range(w, run.conversations, run.workers)),
                 }
                 for w in range(run.workers)
@@ -225,11 +229,13 @@ def figures(
     out: dict[str, float] = {
         "workers": run.workers,
         "conversations": run.conversations,
+        "think_s": run.think_s,
         "turns": expected,
         "arrival_to_model_request_p50_ms": percentile(to_request, 50),
         "arrival_to_model_request_p99_ms": percentile(to_request, 99),
         "last_token_to_platform_p50_ms": percentile(to_platform, 50),
         "last_token_to_platform_p99_ms": percentile(to_platform, 99),
+        # with think_s, the rate the conversations offered, not the most the workers can do
         "turns_per_s": len(done) / elapsed,
         "cpu_s": cpu_s,
         "streamed_tokens": deltas,

@@ -3,7 +3,9 @@ store, LLM client and fair queue, driven by a JSON spec (argv[1]); prints its fi
 one JSON line on stdout.
 
 mode "turns": each of `conversations` talks `turns` times, one message after the other's
-answer (the receipts say when). mode "cross": one message per entry of `messages` is
+answer (the receipts say when); with `think_s` a conversation first waits a random time of
+that mean (exponential, seeded by the conversation) before each message, as a person reads
+and types, instead of every conversation sending at the same instant. mode "cross": one message per entry of `messages` is
 submitted at once and the answers may be given by any worker sharing the database; the
 worker runs until its stdin closes.
 """
@@ -14,6 +16,7 @@ import asyncio
 import gc
 import json
 import os
+import random
 import resource
 import sys
 import time
@@ -108,8 +111,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         )
         return receipt.done
 
-    async def talk(n: int) -> None:
+    async def talk(n: int, think_s: float = spec.get("think_s", 0.0)) -> None:
+        pause = random.Random(n)
         for turn in range(spec["turns"]):
+            if think_s > 0:
+                await asyncio.sleep(pause.expovariate(1 / think_s))
             done = await submit(n, f"c{n}-t{turn}")
             if done is not None:
                 await asyncio.wait_for(done, 300)
@@ -147,7 +153,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def retained_per_conversation(
-    spec: dict[str, Any], talk: Callable[[int], Awaitable[None]]
+    spec: dict[str, Any], talk: Callable[[int, float], Awaitable[None]]
 ) -> float:
     """Python memory still held, per conversation, after some more conversations have
     talked and gone idle (tracemalloc: after the timed run, so its cost is not in it)."""
@@ -156,7 +162,7 @@ async def retained_per_conversation(
     tracemalloc.start()
     gc.collect()
     before = tracemalloc.get_traced_memory()[0]
-    await asyncio.gather(*(talk(n) for n in probes))
+    await asyncio.gather(*(talk(n, 0.0) for n in probes))
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()

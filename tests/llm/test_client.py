@@ -3,9 +3,11 @@ reasoning kept apart, usage, structured output with one repair, the model from /
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from pydantic import BaseModel
 
 from bot.errors import LLMBadOutput, LLMError, LLMUnavailable
@@ -169,3 +171,70 @@ async def test_no_server_listening_is_retried_then_unavailable() -> None:
             await collect(client.stream(HELLO))  # type: ignore[arg-type]
     finally:
         await client.close()
+
+
+class ForwardProxy:
+    """An HTTP forward proxy that answers every request itself (the model list, or a one-word
+    stream), and records the absolute URL each stream was asked of."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def __aenter__(self) -> str:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            if request.method == "GET":  # the window, from the model list
+                return web.json_response({"data": [{"id": "m", "max_model_len": 8192}]})
+            self.asked.append(str(request.url))
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            chunk = {"choices": [{"index": 0, "delta": {"content": "proxied"}}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await response.write(b"data: [DONE]\n\n")
+            return response
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", answer)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+async def test_a_stream_goes_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: only the proxy answers
+    proxy = ForwardProxy()
+    async with proxy as proxy_url:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        client = OpenAICompatibleLLM(target, model="m", max_retries=0)
+        try:
+            events = [await collect(client.stream(HELLO)) for _ in range(2)]  # type: ignore[arg-type]
+        finally:
+            await client.close()
+    texts = ["".join(e.text for e in turn if isinstance(e, ContentDelta)) for turn in events]
+    assert texts == ["proxied", "proxied"]
+    assert proxy.asked == [f"{target}/chat/completions"] * 2
+
+
+async def test_no_proxy_sends_the_stream_straight_to_the_server(
+    llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ForwardProxy()
+    async with proxy as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        client = OpenAICompatibleLLM(llm_server.base_url, model="fake-model", max_retries=0)
+        try:
+            llm_server.enqueue("direct")
+            events = await collect(client.stream(HELLO))  # type: ignore[arg-type]
+        finally:
+            await client.close()
+    assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "direct"
+    assert proxy.asked == [] and len(llm_server.requests) == 1
