@@ -115,10 +115,21 @@ class SupportPrompt(Strict):
     version: str = ""
 
 
+class EvaluatorTasks(Strict):
+    """The task line of each check and scoring call; `{question}` is the question's id."""
+
+    check_reference_points: str = Field(min_length=1)
+    check_star: str = Field(min_length=1)
+    grader_check: str = Field(min_length=1)
+    extraction: str = Field(min_length=1)
+    location: str = Field(min_length=1)
+
+
 class InterviewPrompt(Strict):
     interviewer_system: str = Field(min_length=1)
     acknowledge_instruction: Localized
     evaluator_system: str = Field(min_length=1)
+    evaluator_tasks: EvaluatorTasks
     version: str = ""
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.interview.evidence import word_count
-from bot.prompts import Question
+from bot.prompts import EvaluatorTasks, Question
 from bot.texts import text
 
 STAR_PARTS = ("situation", "task", "action", "result")
@@ -59,7 +59,7 @@ class QuestionKind(Protocol):
     def labelled(self, answer: str) -> dict[str, str]:
         """Items the candidate labelled themselves: key -> the labelled text (the quote)."""
 
-    def check_task(self, question: Question) -> str:
+    def check_task(self, tasks: EvaluatorTasks, question: Question) -> str:
         """The completeness check's instruction (for follow-ups)."""
 
     def needs_check(self, labelled: Collection[str]) -> bool:
@@ -88,12 +88,8 @@ class ReferencePointKind:
     def needs_check(self, labelled: Collection[str]) -> bool:
         return True
 
-    def check_task(self, question: Question) -> str:
-        return (
-            f"Task: completeness check of the answer to question {question.id}. Which of that "
-            "question's reference points does the answer not address at all? List their "
-            "numbers in missing_reference_points; leave missing_star_parts empty."
-        )
+    def check_task(self, tasks: EvaluatorTasks, question: Question) -> str:
+        return tasks.check_reference_points.format(question=question.id)
 
     def follow_up(
         self, question: Question, missing_points: Collection[int], missing_parts: Collection[str]
@@ -126,12 +122,8 @@ class StarKind:
     def needs_check(self, labelled: Collection[str]) -> bool:
         return not set(STAR_PARTS) <= set(labelled)
 
-    def check_task(self, question: Question) -> str:
-        return (
-            f"Task: completeness check of the answer to question {question.id}. Which parts "
-            "of the STAR structure (situation, task, action, result) does the answer leave "
-            "out? List them in missing_star_parts; leave missing_reference_points empty."
-        )
+    def check_task(self, tasks: EvaluatorTasks, question: Question) -> str:
+        return tasks.check_star.format(question=question.id)
 
     def follow_up(
         self, question: Question, missing_points: Collection[int], missing_parts: Collection[str]

@@ -3,7 +3,9 @@ evaluation asks the model nothing it answered before, and a changed answer is gr
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -42,11 +44,13 @@ async def llm(llm_server: FakeLLMServer) -> AsyncIterator[OpenAICompatibleLLM]:
     await client.close()
 
 
-def context(llm: OpenAICompatibleLLM, saved: Saved) -> TurnContext:
+def context(
+    llm: OpenAICompatibleLLM, saved: Saved, prompts: PromptLibrary | None = None
+) -> TurnContext:
     return TurnContext(
         conversation_id=1,
         llm=llm,
-        prompts=PromptLibrary(PROMPTS),
+        prompts=prompts or PromptLibrary(PROMPTS),
         history=(),
         user=UserRef(Platform.CONSOLE, "ada"),
         checkpoints=saved,
@@ -94,3 +98,29 @@ async def test_a_changed_answer_is_graded_again_and_only_it(
     changed = [*ANSWERS[:-1], ANSWERS[-1] + " I would also add a dashboard for it."]
     await scoring.evaluate(context(llm, saved), role, answers(changed))
     assert extracted_questions(llm_server)[before:] == [QUESTIONS[-1]]
+
+
+async def test_a_changed_task_text_is_a_new_prompt_version_and_grades_anew(
+    llm_server: FakeLLMServer, llm: OpenAICompatibleLLM, tmp_path: Path
+) -> None:
+    """The evaluator's task texts live in prompts/interview/interview.yaml: a changed one
+    changes the version stored with the evaluation (so a re-score says what it was made
+    with) and the checkpoint key (so a re-run does not take the old grading)."""
+    shutil.copytree(PROMPTS, tmp_path / "prompts")
+    path = tmp_path / "prompts" / "interview" / "interview.yaml"
+    original = path.read_text(encoding="utf-8")
+    changed = original.replace("Never paraphrase;", "Never paraphrase or summarise;")
+    assert changed != original
+    path.write_text(changed, encoding="utf-8")
+    llm_server.default = Judge()
+    saved = Saved()
+    role = PromptLibrary(PROMPTS).roles["python-backend"]
+    before = await scoring.evaluate(context(llm, saved), role, answers(ANSWERS))
+    asked = len(llm_server.requests)
+    after = await scoring.evaluate(
+        context(llm, saved, PromptLibrary(tmp_path / "prompts")), role, answers(ANSWERS)
+    )
+    assert before.report.prompt_version != after.report.prompt_version
+    assert saved.found == 0  # nothing taken from the first grading's checkpoints
+    sent = [str(r["messages"][-1]["content"]) for r in llm_server.requests[asked:]]
+    assert sum("Never paraphrase or summarise;" in m for m in sent) == len(QUESTIONS)
