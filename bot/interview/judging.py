@@ -24,12 +24,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from bot.flows.base import TurnContext
 from bot.interview.kinds import Item, kind_of
+from bot.lang import CJK
 from bot.llm.types import ChatMessage, Structured
 from bot.prompts import PromptLibrary, Question, Role
 
 StarPart = Literal["situation", "task", "action", "result"]
 QUOTE_CHARS = 160
 EXCERPT_CHARS = 240
+# Tokens a copied character may take: a Latin one at most one; a Chinese one up to three
+# where the tokenizer knows few Chinese words and falls back to UTF-8 bytes (SmolLM2 cut a
+# 183-character Chinese excerpt at 280 tokens, and the unfinished JSON failed validation).
+TOKENS_PER_CHAR = {"latin": 1, "cjk": 3}
 
 
 def _cut_to(limit: int) -> Callable[[object], object]:
@@ -112,6 +117,12 @@ def extraction_schema(keys: tuple[str, ...]) -> type[Extraction]:
         "Extraction", __base__=Extraction, __config__=None, **fields
     )
     return model
+
+
+def copy_tokens(chars: int, text: str) -> int:
+    """The tokens `chars` characters copied from `text` may take: max_tokens for a call
+    that copies them must hold that much, or the JSON is cut before it closes."""
+    return chars * TOKENS_PER_CHAR["cjk" if CJK.search(text) else "latin"]
 
 
 def role_prefix(prompts: PromptLibrary, role: Role) -> str:
@@ -201,8 +212,8 @@ async def classify(
         classify_messages(ctx, role, question, answer),
         GraderCheck,
         temperature=0.0,
-        # Room for the excerpt at its longest even at a token per character.
-        max_tokens=EXCERPT_CHARS + 40,
+        # Room for the excerpt at its longest, however the answer's script tokenizes.
+        max_tokens=copy_tokens(EXCERPT_CHARS, answer) + 40,
         session_id=ctx.session_id,
     )
 
@@ -221,7 +232,7 @@ async def extract(
         extraction_messages(ctx, role, question, items, answer),
         schema,
         temperature=temperature,
-        max_tokens=40 + len(items) * (QUOTE_CHARS + 30),
+        max_tokens=40 + len(items) * (copy_tokens(QUOTE_CHARS, answer) + 30),
         session_id=ctx.session_id,
     )
 

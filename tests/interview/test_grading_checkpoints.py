@@ -12,13 +12,14 @@ import pytest
 from bot.domain import JSON, Platform, UserRef
 from bot.flows.base import TurnContext
 from bot.interview import scoring
+from bot.interview.judging import EXCERPT_CHARS, QUOTE_CHARS
 from bot.interview.state import Answer
 from bot.llm.client import OpenAICompatibleLLM
 from bot.prompts import PromptLibrary
 from tests.fakes.llm_server import FakeLLMServer
 from tests.flows.test_interview import ANSWERS, QUESTIONS
 from tests.harness import PROMPTS
-from tests.interview.judge import Judge
+from tests.interview.judge import Judge, schema_name
 
 
 class Saved:
@@ -124,3 +125,29 @@ async def test_a_changed_task_text_is_a_new_prompt_version_and_grades_anew(
     assert saved.found == 0  # nothing taken from the first grading's checkpoints
     sent = [str(r["messages"][-1]["content"]) for r in llm_server.requests[asked:]]
     assert sum("Never paraphrase or summarise;" in m for m in sent) == len(QUESTIONS)
+
+
+async def test_a_chinese_answer_gets_room_to_be_copied_whole(
+    llm_server: FakeLLMServer, llm: OpenAICompatibleLLM
+) -> None:
+    """max_tokens holds the longest quote and excerpt the schema allows even at three tokens
+    a Chinese character (a tokenizer that falls back to UTF-8 bytes): a cut JSON fails
+    validation, and the evaluation with it."""
+    llm_server.default = Judge()
+    role = PromptLibrary(PROMPTS).roles["python-backend"]
+    chinese = "当服务大部分时间在等网络的时候我会用 asyncio，CPU 密集的工作放到进程池里。"
+    await scoring.evaluate(
+        context(llm, Saved()), role, [Answer(question_id="async-io", text=chinese)]
+    )
+    await scoring.evaluate(
+        context(llm, Saved()), role, [Answer(question_id="async-io", text=ANSWERS[0])]
+    )
+    asked = {
+        (schema_name(r), "asyncio，CPU" in str(r["messages"][-1])): r["max_tokens"]
+        for r in llm_server.requests
+    }
+    points = len(role.questions[0].reference_points)
+    assert asked[("GraderCheck", True)] >= 3 * EXCERPT_CHARS
+    assert asked[("Extraction", True)] >= points * 3 * QUOTE_CHARS
+    assert asked[("GraderCheck", False)] >= EXCERPT_CHARS
+    assert asked[("Extraction", False)] < asked[("Extraction", True)]
