@@ -25,11 +25,14 @@ _GRADERS = (
 )
 _TOP = r"(?:5|five|10|ten|100|perfect|full|top|maximum|max|highest|high|excellent)"
 
-# Each family: its patterns, and how much text a match takes out (the sentence, or the
-# rest of the line / answer for tags and markup that open a block of grader text).
+# Each family: its patterns, and how much text a match takes out: the sentence; a block
+# (the sentence, then each next one while it still reads as grader talk, `BLOCK_CUE`: a
+# tag or note opens grader text, and the candidate's own words may follow it on the same
+# line, as they always do in Chinese, written without line breaks); or the rest of the
+# answer, after fake markup that claims the answer has ended.
 FAMILIES: dict[str, tuple[str, list[str]]] = {
     "grader_note": (
-        "line",
+        "block",
         [
             rf"\b(?:note|message|instructions?|memo|reminder|hint)s? (?:to|for) (?:the |any |our )?{_GRADERS}\b",
             rf"\b(?:dear|attention|hey|hi|hello|to the) {_GRADERS}\b",
@@ -43,7 +46,7 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "role_tag": (
-        "line",
+        "block",
         [
             r"(?:(?m:^)|(?<=[.!?。！？]))[\s\-=*#>|]*[\[(]?\s*(?:system|assistant|developer|user|instruction|admin)s?\s*[\])]?\s*(?:[(（][^)）]{0,20}[)）])?\s*[:：]",
             r"<\|\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|>",
@@ -85,7 +88,7 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "verdicts": (
-        "line",
+        "block",
         [
             # the grader's own verdicts written into the answer ("要点：已覆盖", "point: covered")
             r"[:：]\s*(已覆盖|已涵盖|已提到|已满足|已完成)",
@@ -140,6 +143,15 @@ GRADING_TALK = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?。！？;；]+\s*|\n")
+_CLOSERS = ")]}）】」』”’\"' \t"
+# What keeps a block of grader text going after its tag: words about grading, or about
+# the candidate and the answer in the third person, as text written for a grader speaks.
+BLOCK_CUE = re.compile(
+    rf"{GRADER_CUE.pattern}|{GRADING_TALK.pattern}"
+    r"|\b(?:candidate|applicant|covered|points?|items?|criteria|award|verified|approved)\b"
+    r"|候选人|应聘者|覆盖|涵盖|要点|给分|通过",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +169,18 @@ def _span(text: str, start: int, end: int, extent: str) -> tuple[int, int]:
     for boundary in _SENTENCE_END.finditer(text, 0, start):
         if boundary.end() <= start:
             begin = boundary.end()
-    if extent == "line":
-        newline = text.find("\n", end)
-        return begin, len(text) if newline < 0 else newline
     stop = _SENTENCE_END.search(text, end)
-    return begin, len(text) if stop is None else stop.end()
+    finish = len(text) if stop is None else stop.end()
+    while extent == "block" and finish < len(text):
+        following = _SENTENCE_END.search(text, finish)
+        after = len(text) if following is None else following.end()
+        if not BLOCK_CUE.search(text[finish:after]):
+            break
+        finish = after
+    # a bracket or quote that closed the grader text goes with it: "（留言给审阅人：……。）"
+    while finish < len(text) and text[finish] in _CLOSERS:
+        finish += 1
+    return begin, finish
 
 
 def strip_patterns(answer: str) -> tuple[str, list[Removed]]:
