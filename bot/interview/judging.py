@@ -31,10 +31,10 @@ from bot.prompts import PromptLibrary, Question, Role
 StarPart = Literal["situation", "task", "action", "result"]
 QUOTE_CHARS = 160
 EXCERPT_CHARS = 240
-# Tokens a copied character may take: a Latin one at most one; a Chinese one up to three
+# Tokens a copied Chinese character may take (a Latin one takes at most one): up to three
 # where the tokenizer knows few Chinese words and falls back to UTF-8 bytes (SmolLM2 cut a
 # 183-character Chinese excerpt at 280 tokens, and the unfinished JSON failed validation).
-TOKENS_PER_CHAR = {"latin": 1, "cjk": 3}
+CJK_TOKENS_PER_CHAR = 3
 
 
 def _cut_to(limit: int) -> Callable[[object], object]:
@@ -122,7 +122,7 @@ def extraction_schema(keys: tuple[str, ...]) -> type[Extraction]:
 def copy_tokens(chars: int, text: str) -> int:
     """The tokens `chars` characters copied from `text` may take: max_tokens for a call
     that copies them must hold that much, or the JSON is cut before it closes."""
-    return chars * TOKENS_PER_CHAR["cjk" if CJK.search(text) else "latin"]
+    return chars * CJK_TOKENS_PER_CHAR if CJK.search(text) else chars
 
 
 def role_prefix(prompts: PromptLibrary, role: Role) -> str:

@@ -26,7 +26,7 @@ _GRADERS = (
 _TOP = r"(?:5|five|10|ten|100|perfect|full|top|maximum|max|highest|high|excellent)"
 
 # Each family: its patterns, and how much text a match takes out: the sentence; a block
-# (the sentence, then each next one while it still reads as grader talk, `BLOCK_CUE`: a
+# (the sentence, then each next one while it still reads as grader talk, `_continues_grader_text`: a
 # tag or note opens grader text, and the candidate's own words may follow it on the same
 # line, as they always do in Chinese, written without line breaks); or the rest of the
 # answer, after fake markup that claims the answer has ended.
@@ -144,14 +144,18 @@ GRADING_TALK = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?。！？;；]+\s*|\n")
 _CLOSERS = ")]}）】」』”’\"' \t"
-# What keeps a block of grader text going after its tag: words about grading, or about
-# the candidate and the answer in the third person, as text written for a grader speaks.
-BLOCK_CUE = re.compile(
-    rf"{GRADER_CUE.pattern}|{GRADING_TALK.pattern}"
-    r"|\b(?:candidate|applicant|covered|points?|items?|criteria|award|verified|approved)\b"
+# Besides words about grading: the candidate and the answer in the third person, as text
+# written for a grader speaks of them.
+_ABOUT_THE_CANDIDATE = re.compile(
+    r"\b(?:candidate|applicant|covered|points?|items?|criteria|award|verified|approved)\b"
     r"|候选人|应聘者|覆盖|涵盖|要点|给分|通过",
     re.IGNORECASE,
 )
+
+
+def _continues_grader_text(sentence: str) -> bool:
+    """What keeps a block of grader text going after its tag or note."""
+    return any(rx.search(sentence) for rx in (GRADER_CUE, GRADING_TALK, _ABOUT_THE_CANDIDATE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +178,7 @@ def _span(text: str, start: int, end: int, extent: str) -> tuple[int, int]:
     while extent == "block" and finish < len(text):
         following = _SENTENCE_END.search(text, finish)
         after = len(text) if following is None else following.end()
-        if not BLOCK_CUE.search(text[finish:after]):
+        if not _continues_grader_text(text[finish:after]):
             break
         finish = after
     # a bracket or quote that closed the grader text goes with it: "（留言给审阅人：……。）"

@@ -5,8 +5,8 @@ one JSON line on stdout.
 mode "turns": each of `conversations` talks `turns` times, one message after the other's
 answer (the receipts say when); with `think_s` a conversation first waits a random time of
 that mean (exponential, seeded by the conversation) before each message, as a person reads
-and types, instead of every conversation sending at the same instant. mode "cross": one message per entry of `messages` is
-submitted at once and the answers may be given by any worker sharing the database; the
+and types, instead of every conversation sending at the same instant. mode "cross": one
+message per entry of `messages` is submitted at once and the answers may be given by any worker sharing the database; the
 worker runs until its stdin closes.
 """
 
@@ -111,7 +111,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         )
         return receipt.done
 
-    async def talk(n: int, think_s: float = spec.get("think_s", 0.0)) -> None:
+    async def talk(n: int, think_s: float) -> None:
         pause = random.Random(n)
         for turn in range(spec["turns"]):
             if think_s > 0:
@@ -121,7 +121,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                 await asyncio.wait_for(done, 300)
 
     if spec["mode"] == "turns":
-        await asyncio.gather(*(talk(n) for n in spec["conversations"]))
+        think_s = spec.get("think_s", 0.0)
+        await asyncio.gather(*(talk(n, think_s) for n in spec["conversations"]))
         await engine.idle()
     else:
         await asyncio.gather(*(submit(n, tag) for n, tag in spec["messages"]))
